@@ -1,0 +1,681 @@
+"""Data: the embedded digits set, local-file loaders, splits, standardisation, batches.
+
+Everything here runs without a network. The default data set is scikit-learn's
+copy of the UCI handwritten digits (1,797 images of 8x8 pixels, 10 classes),
+which ships inside the scikit-learn wheel. MNIST, Fashion-MNIST and CIFAR-10
+are read from files the user has already downloaded; nothing is fetched.
+
+Loaders return a :class:`Dataset` of host (NumPy) arrays: ``x`` as float32
+scaled to ``[0, 1]`` and ``y`` as int32 class indices. Images are either flat
+vectors (``flat=True``, the default) or NHWC arrays ``(N, H, W, C)``; the flat
+form is always the NHWC image reshaped row-major, so the two differ only by a
+reshape.
+
+The pieces that run inside a compiled training loop (:func:`epoch_batches`,
+:class:`Standardizer`) are pure ``jax.numpy`` code: they take explicit keys,
+keep no hidden state and work under ``jax.jit`` and ``jax.vmap``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import pickle
+import zlib
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = [
+    "DATASETS",
+    "DataError",
+    "Dataset",
+    "Standardizer",
+    "epoch_batches",
+    "fit_standardizer",
+    "load",
+    "load_cifar10",
+    "load_digits",
+    "load_fashion_mnist",
+    "load_mnist",
+    "read_idx",
+    "split_dataset",
+    "split_indices",
+    "standardize",
+    "steps_per_epoch",
+    "take",
+]
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
+
+DEFAULT_BATCH_SIZE = 32
+
+
+class DataError(ValueError):
+    """A data file exists but cannot be read: truncated, corrupt or of the wrong kind."""
+
+
+class Dataset(NamedTuple):
+    """Inputs and integer class labels.
+
+    Attributes:
+      x: float32 inputs, ``(N, D)`` when flat or ``(N, H, W, C)`` as images.
+      y: int32 class indices in ``[0, num_classes)``, shape ``(N,)``.
+      num_classes: number of classes (a Python int).
+
+    Being a ``NamedTuple`` it is a pytree; when passing one through
+    ``jax.jit``, pass ``x`` and ``y`` and keep ``num_classes`` static.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    num_classes: int
+
+
+# ---------------------------------------------------------------------------
+# Embedded default: scikit-learn's handwritten digits
+
+
+def load_digits(flat: bool = True) -> Dataset:
+    """scikit-learn's handwritten digits, read from the copy bundled with scikit-learn.
+
+    1,797 grey-scale images of 8x8 pixels, digits 0-9 (about 180 per class).
+    The raw pixel values are counts 0..16; they are divided by 16 so that
+    ``x`` lies in ``[0, 1]``.
+
+    Args:
+      flat: return ``x`` as ``(1797, 64)`` vectors (default) or as
+        ``(1797, 8, 8, 1)`` NHWC images.
+
+    Returns:
+      A :class:`Dataset` with float32 ``x``, int32 ``y`` and ``num_classes=10``.
+    """
+    from sklearn import datasets as sk_datasets
+
+    bunch = sk_datasets.load_digits()
+    x = np.asarray(bunch.data, dtype=np.float32) / np.float32(16.0)
+    y = np.asarray(bunch.target, dtype=np.int32)
+    if not flat:
+        x = x.reshape(-1, 8, 8, 1)
+    return Dataset(x=x, y=y, num_classes=10)
+
+
+# ---------------------------------------------------------------------------
+# IDX files (MNIST, Fashion-MNIST)
+
+_IDX_DTYPES = {
+    0x08: np.dtype(np.uint8),
+    0x09: np.dtype(np.int8),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
+
+
+def _read_bytes(path: str) -> bytes:
+    """Whole file contents, transparently un-gzipped when the name ends in ``.gz``."""
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such file")
+    if path.endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as handle:
+                return handle.read()
+        except (EOFError, OSError, zlib.error) as error:
+            raise DataError(f"{path}: truncated or corrupt gzip file ({error})") from error
+    with open(path, "rb") as handle:
+        return handle.read()
+
+
+def read_idx(path: str | os.PathLike, expected_ndim: int | None = None) -> np.ndarray:
+    """Read one IDX file (the format of MNIST and Fashion-MNIST), gzipped or not.
+
+    Layout (big-endian): two zero bytes, a type code (``0x08`` unsigned byte,
+    ``0x09`` signed byte, ``0x0B`` int16, ``0x0C`` int32, ``0x0D`` float32,
+    ``0x0E`` float64), the number of dimensions ``d``, then ``d`` int32
+    sizes, then the data in row-major order. Image files therefore start with
+    the magic number ``0x00000803`` and label files with ``0x00000801``.
+
+    Args:
+      path: the file; a name ending in ``.gz`` is decompressed on the fly.
+      expected_ndim: if given, the number of dimensions the header must state.
+
+    Returns:
+      The array with its stored dtype and shape.
+
+    Raises:
+      FileNotFoundError: the file does not exist.
+      DataError: bad magic number, unexpected rank, or a file shorter or
+        longer than its header says; the message names the file.
+    """
+    path = os.fspath(path)
+    raw = _read_bytes(path)
+    if len(raw) < 4:
+        raise DataError(f"{path}: truncated IDX file ({len(raw)} bytes, no complete header)")
+    magic = int.from_bytes(raw[:4], "big")
+    type_code, ndim = raw[2], raw[3]
+    if raw[0] != 0 or raw[1] != 0 or type_code not in _IDX_DTYPES or ndim == 0:
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08X}; an IDX file starts with 0x0000TTDD "
+            "(TT a type code such as 08, DD the number of dimensions)"
+        )
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise DataError(
+            f"{path}: wrong magic number 0x{magic:08X}: header states {ndim} dimensions, "
+            f"expected {expected_ndim} (magic 0x{0x800 + expected_ndim:08X})"
+        )
+    header_size = 4 + 4 * ndim
+    if len(raw) < header_size:
+        raise DataError(f"{path}: truncated IDX header ({len(raw)} of {header_size} bytes)")
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dtype = _IDX_DTYPES[type_code]
+    expected_size = header_size + int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    if len(raw) < expected_size:
+        raise DataError(
+            f"{path}: truncated IDX file: header promises shape {shape} "
+            f"({expected_size} bytes) but the file has {len(raw)} bytes"
+        )
+    if len(raw) > expected_size:
+        raise DataError(
+            f"{path}: IDX file longer than its header says: shape {shape} needs "
+            f"{expected_size} bytes, the file has {len(raw)}"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape)
+    return data.astype(dtype.newbyteorder("="), copy=True)
+
+
+def _require_dir(data_dir: str | os.PathLike | None, name: str) -> str:
+    if data_dir is None:
+        raise ValueError(
+            f"{name} is read from local files: pass data_dir, the directory holding them "
+            "(jaxdl never downloads data)"
+        )
+    data_dir = os.fspath(data_dir)
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"{data_dir}: no such directory (looking for {name} files)")
+    return data_dir
+
+
+def _find_file(data_dir: str, stem: str, name: str) -> str:
+    """``stem`` or ``stem.gz`` in ``data_dir`` (also accepting the ``-idx`` -> ``.idx`` spelling)."""
+    alternatives = [stem, stem.replace("-idx", ".idx")]
+    for candidate in alternatives:
+        for suffix in ("", ".gz"):
+            path = os.path.join(data_dir, candidate + suffix)
+            if os.path.isfile(path):
+                return path
+    raise FileNotFoundError(
+        f"{os.path.join(data_dir, stem)}: missing {name} file (looked for {stem} and {stem}.gz)"
+    )
+
+
+def _load_idx_pair(data_dir, split: str, flat: bool, name: str) -> Dataset:
+    data_dir = _require_dir(data_dir, name)
+    prefixes = {"train": "train", "test": "t10k"}
+    if split not in prefixes:
+        raise ValueError(f"{name}: split must be 'train' or 'test', got {split!r}")
+    prefix = prefixes[split]
+    image_path = _find_file(data_dir, f"{prefix}-images-idx3-ubyte", name)
+    label_path = _find_file(data_dir, f"{prefix}-labels-idx1-ubyte", name)
+    images = read_idx(image_path, expected_ndim=3)
+    labels = read_idx(label_path, expected_ndim=1)
+    if images.dtype != np.uint8 or labels.dtype != np.uint8:
+        raise DataError(
+            f"{image_path}, {label_path}: expected unsigned-byte data (type code 0x08), "
+            f"got {images.dtype} images and {labels.dtype} labels"
+        )
+    if images.shape[0] != labels.shape[0]:
+        raise DataError(
+            f"{image_path} holds {images.shape[0]} images but {label_path} holds "
+            f"{labels.shape[0]} labels"
+        )
+    if labels.size and labels.max() >= 10:
+        raise DataError(f"{label_path}: label {int(labels.max())} outside 0..9")
+    x = images.astype(np.float32) / np.float32(255.0)
+    x = x.reshape(x.shape[0], -1) if flat else x[..., None]
+    return Dataset(x=x, y=labels.astype(np.int32), num_classes=10)
+
+
+def load_mnist(data_dir: str | os.PathLike, split: str = "train", flat: bool = True) -> Dataset:
+    """MNIST from local IDX files.
+
+    ``data_dir`` must hold ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte`` (each may be
+    gzipped, with a ``.gz`` suffix). Pixels 0..255 are divided by 255.
+
+    Args:
+      data_dir: directory with the four files.
+      split: ``"train"`` (60,000 images) or ``"test"`` (10,000).
+      flat: ``(N, 784)`` vectors (default) or ``(N, 28, 28, 1)`` images.
+
+    Raises:
+      FileNotFoundError: the directory or a file is missing.
+      DataError: a file is truncated, has the wrong magic number, or images
+        and labels disagree in number.
+    """
+    return _load_idx_pair(data_dir, split, flat, "MNIST")
+
+
+def load_fashion_mnist(
+    data_dir: str | os.PathLike, split: str = "train", flat: bool = True
+) -> Dataset:
+    """Fashion-MNIST from local IDX files; same file names and layout as :func:`load_mnist`.
+
+    Ten clothing classes (T-shirt/top, trouser, pullover, dress, coat, sandal,
+    shirt, sneaker, bag, ankle boot), 28x28 grey-scale, 60,000 + 10,000 images.
+    """
+    return _load_idx_pair(data_dir, split, flat, "Fashion-MNIST")
+
+
+# ---------------------------------------------------------------------------
+# CIFAR-10 python batches
+
+_CIFAR_DIR = "cifar-10-batches-py"
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Unpickler that rebuilds NumPy arrays and plain containers and nothing else.
+
+    Pickle can run arbitrary code; the CIFAR batches need only ndarray
+    reconstruction, so every other global is refused.
+    """
+
+    _allowed = {
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._allowed:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
+
+
+def _read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: missing CIFAR-10 batch file")
+    try:
+        with open(path, "rb") as handle:
+            batch = _ArrayOnlyUnpickler(handle, encoding="bytes").load()
+    except EOFError as error:
+        raise DataError(f"{path}: truncated CIFAR-10 batch (pickle ended early)") from error
+    except (pickle.UnpicklingError, ValueError, TypeError, AttributeError, IndexError) as error:
+        raise DataError(f"{path}: not a CIFAR-10 python batch ({error})") from error
+    if not isinstance(batch, dict):
+        raise DataError(f"{path}: expected a pickled dict, got {type(batch).__name__}")
+    data = batch.get(b"data", batch.get("data"))
+    labels = batch.get(b"labels", batch.get("labels"))
+    if data is None or labels is None:
+        raise DataError(f"{path}: batch lacks b'data' or b'labels' (keys {sorted(map(str, batch))})")
+    data = np.asarray(data)
+    labels = np.asarray(labels)
+    if data.ndim != 2 or data.shape[1] != 3072 or data.dtype != np.uint8:
+        raise DataError(
+            f"{path}: b'data' must be uint8 of shape (N, 3072), got {data.dtype} {data.shape}"
+        )
+    if labels.shape != (data.shape[0],):
+        raise DataError(f"{path}: {data.shape[0]} images but labels of shape {labels.shape}")
+    if labels.size and (labels.min() < 0 or labels.max() >= 10):
+        raise DataError(f"{path}: labels outside 0..9")
+    return data, labels.astype(np.int32)
+
+
+def load_cifar10(data_dir: str | os.PathLike, split: str = "train", flat: bool = True) -> Dataset:
+    """CIFAR-10 from the python version of its batches.
+
+    ``data_dir`` is either the ``cifar-10-batches-py`` directory or its parent.
+    The training split concatenates ``data_batch_1`` ... ``data_batch_5``
+    (50,000 images), the test split is ``test_batch`` (10,000). Each batch is a
+    pickled dict whose ``b'data'`` is uint8 ``(N, 3072)``, every row the red,
+    green and blue 32x32 planes in turn, and whose ``b'labels'`` lists ints.
+    Rows are turned into NHWC ``(32, 32, 3)`` images and divided by 255.
+    Only NumPy arrays are unpickled; any other pickled object is refused.
+
+    Args:
+      data_dir: the batches directory or its parent.
+      split: ``"train"`` or ``"test"``.
+      flat: ``(N, 3072)`` vectors in HWC order (default) or ``(N, 32, 32, 3)``.
+
+    Raises:
+      FileNotFoundError: the directory or a batch file is missing.
+      DataError: a batch is truncated or not a CIFAR-10 batch.
+    """
+    data_dir = _require_dir(data_dir, "CIFAR-10")
+    nested = os.path.join(data_dir, _CIFAR_DIR)
+    if os.path.isdir(nested):
+        data_dir = nested
+    if split == "train":
+        names = [f"data_batch_{i}" for i in range(1, 6)]
+    elif split == "test":
+        names = ["test_batch"]
+    else:
+        raise ValueError(f"CIFAR-10: split must be 'train' or 'test', got {split!r}")
+    parts = [_read_cifar_batch(os.path.join(data_dir, name)) for name in names]
+    data = np.concatenate([images for images, _ in parts])
+    labels = np.concatenate([targets for _, targets in parts])
+    x = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1).astype(np.float32) / np.float32(255.0)
+    if flat:
+        x = x.reshape(x.shape[0], -1)
+    return Dataset(x=x, y=labels, num_classes=10)
+
+
+def load(
+    name: str = "digits",
+    data_dir: str | os.PathLike | None = None,
+    *,
+    split: str | None = None,
+    flat: bool = True,
+) -> Dataset:
+    """Load a data set by name: ``"digits"``, ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
+
+    Names are case-insensitive and ``-`` counts as ``_`` (``"Fashion-MNIST"``).
+
+    Args:
+      name: which data set.
+      data_dir: directory with the files; required for everything except
+        ``"digits"``, which is embedded.
+      split: ``"train"`` (the default for file data sets) or ``"test"``. The
+        digits have no official split: leave it ``None`` (or ``"all"``) and use
+        :func:`split_dataset`.
+      flat: flat vectors (default) or NHWC images.
+    """
+    key = name.lower().replace("-", "_")
+    if key == "digits":
+        if split not in (None, "all"):
+            raise ValueError(
+                f"digits has no predefined {split!r} split; load it whole and use split_dataset"
+            )
+        return load_digits(flat=flat)
+    loaders = {"mnist": load_mnist, "fashion_mnist": load_fashion_mnist, "cifar10": load_cifar10}
+    if key not in loaders:
+        raise ValueError(f"unknown data set {name!r}; known: {', '.join(DATASETS)}")
+    return loaders[key](data_dir, split="train" if split is None else split, flat=flat)
+
+
+# ---------------------------------------------------------------------------
+# Splits
+
+
+def _check_fractions(fractions: Sequence[float]) -> np.ndarray:
+    fractions = np.asarray(fractions, dtype=np.float64)
+    if fractions.ndim != 1 or fractions.size == 0:
+        raise ValueError(f"fractions must be a non-empty sequence, got {fractions!r}")
+    if np.any(fractions < 0) or not np.all(np.isfinite(fractions)):
+        raise ValueError(f"fractions must be finite and non-negative, got {fractions.tolist()}")
+    if abs(fractions.sum() - 1.0) > 1e-6:
+        raise ValueError(
+            f"fractions must sum to 1, got {fractions.tolist()} (sum {fractions.sum():g})"
+        )
+    return fractions
+
+
+def _apportion(total: int, fractions: np.ndarray, priority: np.ndarray) -> np.ndarray:
+    """Integer counts summing to ``total``, each within one of ``total * fraction``.
+
+    Every count starts at the floor of its share ``total * f_k``; the
+    ``total - sum(floors)`` examples left over go one each to shares with a
+    fractional remainder, highest ``priority`` first (stable, so ties favour
+    earlier parts). Only shares with a remainder can receive one, which keeps
+    every count strictly within one of its share.
+    """
+    ideal = total * fractions
+    counts = np.floor(ideal).astype(np.int64)
+    has_remainder = (ideal - counts) > 1e-9
+    left = total - int(counts.sum())
+    if left > 0:
+        order = np.lexsort((-priority, ~has_remainder))
+        counts[order[:left]] += 1
+    return counts
+
+
+def _as_key(key) -> jax.Array:
+    if isinstance(key, (int, np.integer)):
+        return jax.random.key(int(key))
+    return key
+
+
+def split_indices(
+    labels_or_size,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    *,
+    key=0,
+    shuffle: bool = True,
+    stratify: bool = False,
+) -> tuple[np.ndarray, ...]:
+    """Index arrays that cut ``N`` examples into consecutive parts of the given fractions.
+
+    Sizes: part ``k`` gets ``n_k`` examples with ``sum_k n_k = N`` and
+    ``|n_k - f_k N| < 1`` (largest-remainder rounding). With ``stratify=True``
+    the same rounding is done per class, so each part holds ``n_{c,k}``
+    examples of class ``c`` with ``|n_{c,k} - f_k N_c| < 1``: the class
+    proportions of every part match those of the whole to within one example
+    per class. Leftover examples are dealt to the parts that are furthest
+    below their overall share, which keeps the part sizes near ``f_k N``.
+
+    Args:
+      labels_or_size: int ``N``, or the ``(N,)`` integer labels (needed to stratify).
+      fractions: one fraction per part, summing to 1, e.g. ``(0.6, 0.2, 0.2)``
+        (small data sets) or ``(0.98, 0.01, 0.01)`` (millions of examples).
+        A part may come out empty when ``f_k N < 1``.
+      key: a ``jax.random`` key or an int seed; the same key gives the same split.
+      shuffle: shuffle before cutting (default). With ``shuffle=False`` the
+        parts are consecutive runs of the original order (per class when
+        stratified) and ``key`` is unused.
+      stratify: keep class proportions equal across parts.
+
+    Returns:
+      One int64 index array per fraction, in order (e.g. train, val, test).
+      Each index array is sorted by its position in the shuffled order.
+    """
+    fractions = _check_fractions(fractions)
+    if isinstance(labels_or_size, (int, np.integer)):
+        size = int(labels_or_size)
+        labels = None
+    else:
+        labels = np.asarray(labels_or_size)
+        if labels.ndim != 1:
+            raise ValueError(f"labels must be one-dimensional, got shape {labels.shape}")
+        size = labels.shape[0]
+    if size < 0:
+        raise ValueError(f"number of examples must be non-negative, got {size}")
+    if stratify and labels is None:
+        raise ValueError("stratify=True needs the labels, not just the number of examples")
+
+    if shuffle:
+        order = np.asarray(jax.random.permutation(_as_key(key), size))
+    else:
+        order = np.arange(size)
+
+    if not stratify:
+        counts = _apportion(size, fractions, size * fractions - np.floor(size * fractions))
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        return tuple(order[bounds[k] : bounds[k + 1]] for k in range(fractions.size))
+
+    ordered_labels = labels[order]
+    classes, class_sizes = np.unique(ordered_labels, return_counts=True)
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    taken = np.zeros(fractions.size, dtype=np.int64)
+    seen = 0
+    for cls, class_size in zip(classes, class_sizes):
+        seen += int(class_size)
+        # Leftovers go to the parts furthest below their share of all classes so far.
+        deficit = fractions * seen - taken - np.floor(fractions * class_size)
+        counts = _apportion(int(class_size), fractions, deficit)
+        members = order[ordered_labels == cls]
+        bounds = np.concatenate([[0], np.cumsum(counts)])
+        for k in range(fractions.size):
+            parts[k].append(members[bounds[k] : bounds[k + 1]])
+        taken += counts
+    position = np.empty(size, dtype=np.int64)
+    position[order] = np.arange(size)
+    result = []
+    for chunks in parts:
+        indices = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+        result.append(indices[np.argsort(position[indices], kind="stable")])
+    return tuple(result)
+
+
+def split_dataset(
+    dataset: Dataset,
+    fractions: Sequence[float] = (0.6, 0.2, 0.2),
+    *,
+    key=0,
+    shuffle: bool = True,
+    stratify: bool = False,
+) -> tuple[Dataset, ...]:
+    """Cut a :class:`Dataset` into parts, in order (train, val, test for three fractions).
+
+    See :func:`split_indices` for the rounding and the stratification guarantee.
+
+    Example::
+
+        train, val, test = split_dataset(load_digits(), (0.6, 0.2, 0.2), key=0, stratify=True)
+    """
+    parts = split_indices(
+        dataset.y if stratify else int(np.shape(dataset.y)[0]),
+        fractions,
+        key=key,
+        shuffle=shuffle,
+        stratify=stratify,
+    )
+    x, y = np.asarray(dataset.x), np.asarray(dataset.y)
+    return tuple(Dataset(x=x[idx], y=y[idx], num_classes=dataset.num_classes) for idx in parts)
+
+
+# ---------------------------------------------------------------------------
+# Standardisation with training statistics
+
+
+class Standardizer(NamedTuple):
+    """Per-feature shift and scale estimated on the training set only.
+
+    Fitting on ``m`` training examples (lecture 001, "Normalization")::
+
+        mu      = (1/m) sum_i x^(i)
+        sigma^2 = (1/m) sum_i (x^(i) - mu)^2          (population variance, ddof 0)
+
+    and applying to any example, training, validation or test alike::
+
+        z = (x - mu) / sigma
+
+    Validation and test data must be scaled with the *training* ``mu`` and
+    ``sigma``; estimating them on all the data leaks information from the
+    held-out sets. A feature whose training std is below ``eps`` (constant,
+    such as the always-blank corner pixels of the digits) gets ``sigma = 1``,
+    so it is only centred; this matches scikit-learn's ``StandardScaler``
+    and avoids dividing a nonzero test value by a tiny number.
+
+    Attributes:
+      mean: ``mu``, shaped to broadcast against one batch of inputs.
+      std: ``sigma`` after the ``eps`` guard, same shape as ``mean``.
+
+    Being a ``NamedTuple`` of arrays it is a pytree: it can be passed into
+    ``jax.jit`` and carried in training state.
+    """
+
+    mean: jax.Array
+    std: jax.Array
+
+    @classmethod
+    def fit(cls, x_train, axis: int | Sequence[int] = 0, eps: float = 1e-7) -> Standardizer:
+        """Estimate ``mu`` and ``sigma`` from training inputs.
+
+        Args:
+          x_train: training inputs, examples along axis 0.
+          axis: axes to average over; ``0`` (default) gives one statistic per
+            feature/pixel; for NHWC images ``(0, 1, 2)`` gives one per channel.
+          eps: stds below this are replaced by 1 (default ``1e-7``).
+        """
+        return fit_standardizer(x_train, axis=axis, eps=eps)
+
+    def apply(self, x) -> jax.Array:
+        """``(x - mean) / std`` with the stored training statistics."""
+        return standardize(x, self)
+
+    def invert(self, z) -> jax.Array:
+        """Undo :meth:`apply`: ``z * std + mean``."""
+        return jnp.asarray(z) * self.std + self.mean
+
+
+def fit_standardizer(x_train, axis: int | Sequence[int] = 0, eps: float = 1e-7) -> Standardizer:
+    """Training-set mean and std as a :class:`Standardizer` (pure; jit-compatible)."""
+    x_train = jnp.asarray(x_train, dtype=jnp.result_type(float))
+    mean = jnp.mean(x_train, axis=axis, keepdims=True)
+    std = jnp.sqrt(jnp.mean(jnp.square(x_train - mean), axis=axis, keepdims=True))
+    std = jnp.where(std < eps, jnp.ones_like(std), std)
+    # Drop the leading example axis so the statistics broadcast over any batch.
+    return Standardizer(mean=mean[0], std=std[0])
+
+
+def standardize(x, standardizer: Standardizer) -> jax.Array:
+    """Apply training statistics to ``x``: ``(x - mean) / std``."""
+    return (jnp.asarray(x) - standardizer.mean) / standardizer.std
+
+
+# ---------------------------------------------------------------------------
+# Mini-batches inside jit
+
+
+def _check_batch_size(num_examples: int, batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)):
+        raise ValueError(f"batch_size must be a Python int, got {batch_size!r}")
+    if isinstance(num_examples, bool) or not isinstance(num_examples, (int, np.integer)):
+        raise ValueError(f"num_examples must be a Python int, got {num_examples!r}")
+    if batch_size <= 0:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if batch_size > num_examples:
+        raise ValueError(
+            f"batch_size {batch_size} is larger than the number of examples {num_examples}"
+        )
+
+
+def steps_per_epoch(num_examples: int, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """Number of full mini-batches in one epoch: ``T = floor(m / batch_size)``.
+
+    The last ``m mod batch_size`` examples of each shuffled epoch are dropped,
+    so every step sees a batch of the same shape (one compilation); because
+    each epoch reshuffles, a different remainder is dropped every epoch.
+
+    Raises:
+      ValueError: ``batch_size <= 0`` or ``batch_size > num_examples``.
+    """
+    _check_batch_size(num_examples, batch_size)
+    return int(num_examples) // int(batch_size)
+
+
+def epoch_batches(key, num_examples: int, batch_size: int = DEFAULT_BATCH_SIZE) -> jax.Array:
+    """Shuffled mini-batch indices for one epoch, as one array.
+
+    A random permutation of ``0 .. m-1`` is cut into ``T = floor(m / B)``
+    rows of ``B`` indices; the ``m - T B`` indices left over are dropped (see
+    :func:`steps_per_epoch`). No index repeats within an epoch.
+
+    ``num_examples`` and ``batch_size`` are static Python ints (they fix
+    shapes); ``key`` may be traced, so the function runs inside ``jax.jit``
+    and ``jax.vmap`` and its rows feed ``jax.lax.scan`` directly::
+
+        def epoch(params, key):
+            idx = epoch_batches(key, m, 32)                 # (T, 32)
+            return jax.lax.scan(step, params, idx)           # step gets (32,) indices
+
+    Batch size may be any positive integer up to ``m``; powers of two
+    (32, 64, ..., 2048; default 32) suit accelerators best.
+
+    Returns:
+      int32 array of shape ``(T, batch_size)``.
+    """
+    steps = steps_per_epoch(num_examples, batch_size)
+    permutation = jax.random.permutation(key, num_examples).astype(jnp.int32)
+    return permutation[: steps * batch_size].reshape(steps, batch_size)
+
+
+def take(data, indices):
+    """Rows ``indices`` of every array in a pytree (e.g. ``take((x, y), batch)``)."""
+    return jax.tree.map(lambda array: jnp.take(array, indices, axis=0), data)
