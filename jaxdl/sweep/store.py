@@ -1,0 +1,605 @@
+"""The result store of a sweep: one directory that an interrupted sweep resumes from.
+
+Layout of a run directory::
+
+    out/
+      plan.json            the plan and its fingerprint; written first, never changed
+      records/g0-c0.json   one file per finished chunk: one record per trial
+      records/g0-c1.json
+      params/trial-17.npz  parameters saved with save_params (the best trial's)
+      summary.json         counts and the best trial, rewritten as the sweep goes
+
+Every file is written atomically: the bytes go to a hidden temporary file in
+the same directory, are flushed and ``fsync``-ed, and ``os.replace`` renames
+the temporary file over the target. A rename within one directory is atomic
+on POSIX and Windows, so a reader (or a resumed sweep) sees either the old
+file or the new one, never half of one. A chunk whose file exists is
+finished; :meth:`RunStore.done_chunks` is all a resumed sweep needs to skip
+work already done.
+
+A record is a JSON object with these fields (:data:`RECORD_FIELDS`)::
+
+    id              trial id in the plan
+    static          {TrainConfig field: value}
+    dynamic         {HParams name: float}
+    seed            the trial's seed
+    status          "ok" or "diverged"
+    diverged_epoch  1-based epoch the loss became NaN/inf, or null
+    final           {metric: value at the last finite epoch}
+    best            {metric: best value over epochs (min for *loss*/*error*, else max)}
+    history         {metric: [one value per epoch]}
+    wall_time       seconds the trial's chunk took to train
+
+Records may carry further fields (``rung``, ``epochs_run``, ...). JSON has no
+NaN or infinity, so non-finite numbers are written as ``null``; pandas reads
+them back as NaN.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+import tempfile
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from jaxdl.sweep.space import Plan, Trial, rank_trials
+
+__all__ = [
+    "RECORD_FIELDS",
+    "STATUSES",
+    "PlanMismatchError",
+    "RunStore",
+    "atomic_write",
+    "make_record",
+]
+
+RECORD_FIELDS: tuple[str, ...] = (
+    "id",
+    "static",
+    "dynamic",
+    "seed",
+    "status",
+    "diverged_epoch",
+    "final",
+    "best",
+    "history",
+    "wall_time",
+)
+"""Fields every record holds."""
+
+STATUSES: tuple[str, ...] = ("ok", "diverged")
+
+_PLAN_FORMAT = "jaxdl.plan/1"
+_PARAMS_FORMAT = "jaxdl.params/1"
+_CHUNK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+class PlanMismatchError(ValueError):
+    """The run directory holds a different plan than the one given."""
+
+
+# ---------------------------------------------------------------------------
+# Atomic files
+
+
+def _fsync_directory(directory: str) -> None:
+    """Make a rename durable; a no-op where directories cannot be opened (Windows)."""
+    try:
+        handle = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(handle)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a mix.
+
+    Writes a hidden temporary file in the same directory (``os.replace`` is
+    atomic only within one file system), flushes and fsyncs it, renames it
+    over ``path``, then fsyncs the directory. On any error the temporary file
+    is removed and ``path`` is left as it was.
+    """
+    path = os.fspath(path)
+    directory, name = os.path.split(os.path.abspath(path))
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_directory(directory)
+
+
+# ---------------------------------------------------------------------------
+# Records
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy: arrays and tuples to lists, numpy scalars to Python, NaN and inf to None."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "__array__") and not isinstance(value, (str, bytes)):
+        return _plain(np.asarray(value).tolist())
+    if isinstance(value, np.generic):
+        return _plain(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _minimize(metric: str) -> bool:
+    return "loss" in metric or "error" in metric
+
+
+def _best(metric: str, values: np.ndarray) -> float | None:
+    if not values.size:
+        return None
+    return float(values.min() if _minimize(metric) else values.max())
+
+
+def make_record(
+    trial: Trial,
+    history: Mapping[str, Any],
+    wall_time: float,
+    diverged_epoch: int | None = None,
+    final: Mapping[str, Any] | None = None,
+    best: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict:
+    """Build a record (see the module docstring) for one trial of a finished chunk.
+
+    Args:
+      trial: the planned trial; its id, static, dynamic and seed are copied.
+      history: ``{metric: per-epoch values}`` (arrays or lists). Entries after
+        a trial stopped may be NaN, as ``jaxdl.train`` writes them.
+      wall_time: seconds the chunk took.
+      diverged_epoch: 1-based epoch of divergence; ``None`` or a negative
+        number (``Result.diverged_epoch`` uses -1) mean it did not diverge.
+        It sets ``status``.
+      final: metrics of the returned state; default, each history's last
+        finite value.
+      best: default, each history's minimum over finite values for names
+        containing ``loss`` or ``error``, its maximum otherwise.
+      **extra: further JSON-ready fields (``rung=2``, ``epochs_run=7``).
+    """
+    series = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in history.items()}
+    finite = {name: values[np.isfinite(values)] for name, values in series.items()}
+    if final is None:
+        final = {name: (values[-1] if values.size else None) for name, values in finite.items()}
+    if best is None:
+        best = {name: _best(name, values) for name, values in finite.items()}
+    if diverged_epoch is not None and int(diverged_epoch) < 0:
+        diverged_epoch = None
+    record = {
+        **trial.to_dict(),
+        "status": "ok" if diverged_epoch is None else "diverged",
+        "diverged_epoch": None if diverged_epoch is None else int(diverged_epoch),
+        "final": _plain(dict(final)),
+        "best": _plain(dict(best)),
+        "history": _plain(series),
+        "wall_time": float(wall_time),
+    }
+    clashes = set(extra) & set(record)
+    if clashes:
+        raise ValueError(f"extra fields {sorted(clashes)} would overwrite record fields")
+    record.update(_plain(extra))
+    return record
+
+
+def _check_record(record: Any, where: str, plan_ids: set[int] | None) -> None:
+    if not isinstance(record, Mapping):
+        raise ValueError(f"{where}: a record must be a dict, got {type(record).__name__}")
+    missing = [name for name in RECORD_FIELDS if name not in record]
+    if missing:
+        raise ValueError(f"{where}: record lacks field(s) {missing}; build it with make_record")
+    if record["status"] not in STATUSES:
+        raise ValueError(f"{where}: status must be one of {list(STATUSES)}, got {record['status']!r}")
+    if plan_ids is not None and record["id"] not in plan_ids:
+        raise ValueError(f"{where}: trial id {record['id']!r} is not in this run's plan")
+
+
+def _tuples(value: Any) -> Any:
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+# ---------------------------------------------------------------------------
+# Parameters
+
+
+def _encode_path(path: Sequence[Any]) -> list[list]:
+    import jax
+
+    encoded = []
+    for entry in path:
+        if isinstance(entry, jax.tree_util.DictKey):
+            kind, key = "key", entry.key
+        elif isinstance(entry, jax.tree_util.SequenceKey):
+            kind, key = "index", entry.idx
+        elif isinstance(entry, jax.tree_util.GetAttrKey):
+            kind, key = "attr", entry.name
+        elif isinstance(entry, jax.tree_util.FlattenedIndexKey):
+            kind, key = "flat", entry.key
+        else:
+            raise TypeError(f"cannot save a pytree path entry of type {type(entry).__name__}")
+        if isinstance(key, np.integer):
+            key = int(key)
+        if not isinstance(key, (str, int)) or isinstance(key, bool):
+            raise TypeError(f"cannot save pytree key {key!r}: keys must be strings or integers")
+        encoded.append([kind, key])
+    return encoded
+
+
+def _nest(paths: list[list[list]], leaves: list[np.ndarray]) -> Any:
+    """Rebuild nested dicts (keys, attributes) and lists (indices) from encoded paths."""
+    if not paths:
+        return {}
+    if len(paths) == 1 and not paths[0]:
+        return leaves[0]
+
+    def container(kind: str) -> dict | list:
+        return [] if kind in ("index", "flat") else {}
+
+    def put(node: dict | list, key: Any, value: Any, overwrite: bool) -> Any:
+        if isinstance(node, list):
+            node.extend([None] * (key + 1 - len(node)))
+            if overwrite or node[key] is None:
+                node[key] = value
+        elif overwrite or key not in node:
+            node[key] = value
+        return node[key]
+
+    root = container(paths[0][0][0])
+    for path, leaf in zip(paths, leaves):
+        node = root
+        for (_, key), (next_kind, _) in zip(path[:-1], path[1:]):
+            node = put(node, key, container(next_kind), overwrite=False)
+        put(node, path[-1][1], leaf, overwrite=True)
+    return root
+
+
+# ---------------------------------------------------------------------------
+# The store
+
+
+class RunStore:
+    """A sweep's run directory: plan, per-chunk records, summary and saved parameters.
+
+    Typical use by an engine::
+
+        store = RunStore(out)
+        store.init(plan)                       # creates, or checks it is the same plan
+        done = store.done_chunks()
+        for chunk in plan_chunks(plan, chunk_size, device_count):
+            if chunk.id in done:
+                continue
+            ...train the chunk...
+            store.write_chunk(chunk.id, [make_record(...) for each valid trial])
+            store.write_summary(store.summarize("val_loss"))
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self._plan_ids: set[int] | None = None
+
+    @property
+    def plan_path(self) -> str:
+        return os.path.join(self.path, "plan.json")
+
+    @property
+    def records_dir(self) -> str:
+        return os.path.join(self.path, "records")
+
+    @property
+    def params_dir(self) -> str:
+        return os.path.join(self.path, "params")
+
+    @property
+    def summary_path(self) -> str:
+        return os.path.join(self.path, "summary.json")
+
+    def __repr__(self) -> str:
+        return f"RunStore({self.path!r})"
+
+    # -- plan ---------------------------------------------------------------
+
+    def _read_json(self, path: str) -> Any:
+        try:
+            with open(path, encoding="utf-8") as file:
+                return json.load(file)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON: {error}") from None
+
+    def _stored(self) -> dict:
+        if not os.path.exists(self.plan_path):
+            raise FileNotFoundError(f"{self.path} is not an initialised run directory (no plan.json); call init(plan)")
+        stored = self._read_json(self.plan_path)
+        if not isinstance(stored, dict) or stored.get("format") != _PLAN_FORMAT:
+            raise ValueError(f"{self.plan_path}: not a jaxdl plan file (format {_PLAN_FORMAT!r} expected)")
+        return stored
+
+    def init(self, plan: Plan) -> bool:
+        """Create the run directory for ``plan``, or check that an existing one holds the same plan.
+
+        Returns:
+          ``True`` when the directory already held this plan (a resume: skip
+          the chunks in :meth:`done_chunks`), ``False`` when it was created.
+
+        Raises:
+          PlanMismatchError: the directory holds a different plan.
+          ValueError: the directory exists, is not empty and is not a run directory.
+        """
+        fingerprint = plan.fingerprint()
+        if os.path.exists(self.plan_path):
+            stored = self._stored()
+            if stored.get("fingerprint") != fingerprint:
+                raise PlanMismatchError(
+                    f"{self.path} holds a different sweep (plan fingerprint {str(stored.get('fingerprint'))[:12]}, "
+                    f"this plan {fingerprint[:12]}): the space, strategy, seed or sample count changed. "
+                    f"Choose another --out directory, or delete {self.path} to start over."
+                )
+            os.makedirs(self.records_dir, exist_ok=True)
+            self._plan_ids = {t.id for t in plan}
+            return True
+        if os.path.isdir(self.path) and os.listdir(self.path):
+            raise ValueError(
+                f"{self.path} exists and is not a jaxdl run directory (no plan.json); choose another --out directory"
+            )
+        os.makedirs(self.records_dir, exist_ok=True)
+        document = {"format": _PLAN_FORMAT, "fingerprint": fingerprint, "plan": plan.to_dict()}
+        atomic_write(self.plan_path, json.dumps(document, sort_keys=True, allow_nan=False) + "\n")
+        self._plan_ids = {t.id for t in plan}
+        return False
+
+    def fingerprint(self) -> str:
+        """The stored plan's fingerprint."""
+        return self._stored()["fingerprint"]
+
+    def plan(self) -> Plan:
+        """The stored plan (to resume from the directory alone)."""
+        return Plan.from_dict(self._stored()["plan"])
+
+    # -- records ------------------------------------------------------------
+
+    def done_chunks(self) -> set[str]:
+        """Ids of the chunks whose records are on disk; a resumed sweep skips them."""
+        if not os.path.isdir(self.records_dir):
+            return set()
+        return {
+            name[: -len(".json")]
+            for name in os.listdir(self.records_dir)
+            if name.endswith(".json") and not name.startswith(".")
+        }
+
+    def write_chunk(self, chunk_id: str, records: Iterable[Mapping[str, Any]]) -> None:
+        """Write one finished chunk's records (padding already dropped) as ``records/<chunk_id>.json``.
+
+        Atomic: after a crash the file is absent (or, when rewriting, the old
+        one is intact), so the chunk is simply trained again on resume.
+
+        Raises:
+          ValueError: a bad chunk id, a record lacking a field of
+            :data:`RECORD_FIELDS`, a bad status, or a trial id not in the plan.
+        """
+        if not isinstance(chunk_id, str) or not _CHUNK_ID.match(chunk_id):
+            raise ValueError(f"chunk id must be letters, digits, '.', '_' or '-' (not leading '.'), got {chunk_id!r}")
+        plan_ids = self._plan_ids
+        if plan_ids is None:
+            plan_ids = {t["id"] for t in self._stored()["plan"]["trials"]}
+            self._plan_ids = plan_ids
+        records = list(records)
+        for number, record in enumerate(records):
+            _check_record(record, f"chunk {chunk_id!r}, record {number}", plan_ids)
+        document = {"chunk": chunk_id, "records": _plain(records)}
+        text = json.dumps(document, sort_keys=True, allow_nan=False)
+        atomic_write(os.path.join(self.records_dir, f"{chunk_id}.json"), text + "\n")
+
+    def records(self) -> list[dict]:
+        """Every stored record, with its ``chunk`` id added, sorted by trial id (then ``rung``).
+
+        Static values that were tuples come back as tuples (JSON stores lists).
+        """
+        found = []
+        for chunk_id in sorted(self.done_chunks()):
+            path = os.path.join(self.records_dir, f"{chunk_id}.json")
+            for record in self._read_json(path)["records"]:
+                record["static"] = {k: _tuples(v) for k, v in record["static"].items()}
+                record["chunk"] = chunk_id
+                found.append(record)
+        found.sort(key=lambda r: (r["id"], r.get("rung") or 0))
+        return found
+
+    def dataframe(self):
+        """The records as a ``pandas.DataFrame``, one row per record.
+
+        Columns: ``id``, ``chunk``, ``seed``, ``status``, ``diverged_epoch``,
+        ``wall_time`` and any extra scalar fields; then one column per static
+        and per dynamic key (prefixed ``static_``/``dynamic_`` only on a name
+        clash); then ``final_<metric>`` and ``best_<metric>``. Histories are in
+        :meth:`history_dataframe`.
+
+        Raises:
+          ImportError: pandas is not installed.
+        """
+        pandas = _pandas("dataframe")
+        base = ["id", "chunk", "seed", "status", "diverged_epoch", "wall_time"]
+        rows = []
+        for record in self.records():
+            row = {name: record[name] for name in base}
+            for name, value in record.items():
+                if name not in RECORD_FIELDS and name not in row and not isinstance(value, (dict, list)):
+                    row[name] = value
+            for prefix in ("static", "dynamic"):
+                for name, value in record[prefix].items():
+                    row[f"{prefix}_{name}" if name in row else name] = value
+            for prefix in ("final", "best"):
+                for name, value in record[prefix].items():
+                    row[f"{prefix}_{name}"] = np.nan if value is None else value
+            rows.append(row)
+        return pandas.DataFrame(rows, columns=None if rows else base)
+
+    def history_dataframe(self):
+        """Per-epoch histories in long form: columns ``id``, ``epoch`` (1-based) and one per metric.
+
+        Raises:
+          ImportError: pandas is not installed.
+        """
+        pandas = _pandas("history_dataframe")
+        rows = []
+        for record in self.records():
+            history = record["history"]
+            epochs = max((len(v) for v in history.values()), default=0)
+            for epoch in range(epochs):
+                row = {"id": record["id"], "epoch": epoch + 1}
+                for name, values in history.items():
+                    value = values[epoch] if epoch < len(values) else None
+                    row[name] = np.nan if value is None else value
+                rows.append(row)
+        return pandas.DataFrame(rows, columns=None if rows else ["id", "epoch"])
+
+    # -- summary ------------------------------------------------------------
+
+    def summarize(self, metric: str = "val_loss", maximize: bool | None = None, which: str = "best") -> dict:
+        """Counts and the best trial so far, ranked by ``record[which][metric]``.
+
+        ``maximize`` defaults to ``False`` for names containing ``loss`` or
+        ``error`` and ``True`` otherwise. Diverged trials rank last.
+        """
+        if which not in ("best", "final"):
+            raise ValueError(f"which must be 'best' or 'final', got {which!r}")
+        if maximize is None:
+            maximize = not _minimize(metric)
+        records = self.records()
+        stored = self._stored()
+        scores = [r[which].get(metric) for r in records]
+        diverged = [r["id"] for r in records if r["status"] == "diverged"]
+        ranking = rank_trials([r["id"] for r in records], scores, maximize, diverged)
+        best = None
+        if ranking:
+            top = next(r for r in records if r["id"] == ranking[0])
+            best = {key: top[key] for key in ("id", "static", "dynamic", "seed", "status")}
+            best["score"] = top[which].get(metric)
+        return _plain(
+            {
+                "fingerprint": stored["fingerprint"],
+                "num_trials": len(stored["plan"]["trials"]),
+                "num_records": len(records),
+                "num_ok": sum(r["status"] == "ok" for r in records),
+                "num_diverged": len(diverged),
+                "chunks_done": sorted(self.done_chunks()),
+                "metric": f"{which}.{metric}",
+                "maximize": maximize,
+                "best": best,
+                "ranking": ranking,
+            }
+        )
+
+    def write_summary(self, summary: Mapping[str, Any]) -> None:
+        """Write ``summary.json`` atomically (typically :meth:`summarize`'s result)."""
+        atomic_write(self.summary_path, json.dumps(_plain(summary), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+    def summary(self) -> dict | None:
+        """The stored summary, or ``None`` before the first :meth:`write_summary`."""
+        return self._read_json(self.summary_path) if os.path.exists(self.summary_path) else None
+
+    # -- parameters ---------------------------------------------------------
+
+    def params_path(self, trial_id: int) -> str:
+        return os.path.join(self.params_dir, f"trial-{int(trial_id)}.npz")
+
+    def save_params(self, trial_id: int, params: Any) -> None:
+        """Save a parameter pytree as ``params/trial-<id>.npz``, atomically.
+
+        The npz holds one array per leaf plus a JSON table of each leaf's path
+        (dict keys, list indices, attribute names) and of dtypes numpy cannot
+        name itself (``bfloat16`` is stored as its ``uint16`` bits), so no
+        pickle is ever needed to read it back.
+        """
+        import jax
+
+        leaves_with_paths, _ = jax.tree_util.tree_flatten_with_path(params)
+        arrays, table = {}, []
+        for number, (path, leaf) in enumerate(leaves_with_paths):
+            array = np.asarray(leaf)
+            if array.dtype == object:
+                raise TypeError(f"cannot save leaf {jax.tree_util.keystr(path)}: object arrays need pickle")
+            dtype = None
+            if array.dtype.type.__module__.startswith("ml_dtypes"):
+                dtype = array.dtype.name
+                array = array.view(f"u{array.dtype.itemsize}")
+            arrays[f"leaf_{number}"] = array
+            table.append({"path": _encode_path(path), "dtype": dtype})
+        meta = json.dumps({"format": _PARAMS_FORMAT, "leaves": table})
+        buffer = io.BytesIO()
+        np.savez(buffer, __meta__=np.array(meta), **arrays)
+        os.makedirs(self.params_dir, exist_ok=True)
+        atomic_write(self.params_path(trial_id), buffer.getvalue())
+
+    def load_params(self, trial_id: int, like: Any = None) -> Any:
+        """Load parameters saved by :meth:`save_params`.
+
+        Args:
+          trial_id: whose parameters.
+          like: a pytree of the same structure (e.g. a fresh model's
+            ``nnx.State``); its structure is reused, so the result has the
+            same container types. Without it, dict keys and attributes come
+            back as nested dicts and sequences as lists.
+
+        Returns:
+          The pytree, with numpy arrays of the saved dtypes and shapes as leaves.
+
+        Raises:
+          FileNotFoundError: nothing was saved for ``trial_id``.
+          ValueError: ``like`` has a different structure.
+        """
+        path = self.params_path(trial_id)
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["__meta__"]))
+            leaves = []
+            for number, entry in enumerate(meta["leaves"]):
+                array = archive[f"leaf_{number}"]
+                if entry["dtype"] is not None:
+                    import ml_dtypes
+
+                    array = array.view(getattr(ml_dtypes, entry["dtype"]))
+                leaves.append(array)
+        paths = [entry["path"] for entry in meta["leaves"]]
+        if like is None:
+            return _nest(paths, leaves)
+        import jax
+
+        template, treedef = jax.tree_util.tree_flatten_with_path(like)
+        expected = [_encode_path(p) for p, _ in template]
+        if expected != paths:
+            raise ValueError(f"{path}: saved parameters do not have the structure of `like`")
+        return jax.tree_util.tree_unflatten(treedef, leaves)
+
+
+def _pandas(method: str):
+    try:
+        import pandas
+    except ImportError as error:
+        raise ImportError(
+            f"RunStore.{method}() needs pandas; install it (pip install pandas) or use RunStore.records()"
+        ) from error
+    return pandas
