@@ -1,0 +1,122 @@
+"""Optimizers as optax GradientTransformations, built on jaxdl.averages.
+
+Factories (:mod:`jaxdl.optim.optimizers`) chain update rules
+(:mod:`jaxdl.optim.transforms`) with optax's learning-rate scaling;
+:mod:`jaxdl.optim.regularization` holds clipping, penalties and constraints.
+"""
+
+from jaxdl.optim.optimizers import (
+    adadelta,
+    adagrad,
+    adam,
+    adamax,
+    adamw,
+    amsgrad,
+    momentum,
+    nadam,
+    nesterov,
+    rmsprop,
+    sgd,
+)
+from jaxdl.optim.regularization import (
+    PenaltyState,
+    add_decayed_weights,
+    add_elastic_net_penalty,
+    add_l1_penalty,
+    clip,
+    clip_by_global_norm,
+    constrain_max_norm,
+    project_max_norm,
+)
+from jaxdl.optim.transforms import (
+    AdadeltaState,
+    AdagradState,
+    AdamaxState,
+    AdamState,
+    AmsgradState,
+    CenteredRmsState,
+    MomentumState,
+    NadamState,
+    RmsState,
+    scale_by_adadelta,
+    scale_by_adagrad,
+    scale_by_adam,
+    scale_by_adamax,
+    scale_by_amsgrad,
+    scale_by_momentum,
+    scale_by_nadam,
+    scale_by_rms,
+)
+
+_OPTIMIZERS = {
+    "adadelta": adadelta,
+    "adagrad": adagrad,
+    "adam": adam,
+    "adamax": adamax,
+    "adamw": adamw,
+    "amsgrad": amsgrad,
+    "momentum": momentum,
+    "nadam": nadam,
+    "nesterov": nesterov,
+    "rmsprop": rmsprop,
+    "sgd": sgd,
+}
+
+
+def names() -> list[str]:
+    """The names :func:`get` accepts, sorted."""
+    return sorted(_OPTIMIZERS)
+
+
+def get(name: str):
+    """The optimizer factory called ``name`` (case-insensitive), e.g. ``get("adam")``.
+
+    Raises:
+      ValueError: for an unknown name; the message lists the valid ones.
+    """
+    key = name.lower() if isinstance(name, str) else None
+    if key not in _OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(names())}")
+    return _OPTIMIZERS[key]
+
+
+__all__ = [
+    "AdadeltaState",
+    "AdagradState",
+    "AdamState",
+    "AdamaxState",
+    "AmsgradState",
+    "CenteredRmsState",
+    "MomentumState",
+    "NadamState",
+    "PenaltyState",
+    "RmsState",
+    "adadelta",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "add_decayed_weights",
+    "add_elastic_net_penalty",
+    "add_l1_penalty",
+    "amsgrad",
+    "clip",
+    "clip_by_global_norm",
+    "constrain_max_norm",
+    "get",
+    "momentum",
+    "nadam",
+    "names",
+    "nesterov",
+    "project_max_norm",
+    "rmsprop",
+    "scale_by_adadelta",
+    "scale_by_adagrad",
+    "scale_by_adam",
+    "scale_by_adamax",
+    "scale_by_amsgrad",
+    "scale_by_momentum",
+    "scale_by_nadam",
+    "scale_by_rms",
+    "sgd",
+]
