@@ -56,6 +56,7 @@ __all__ = [
     "RunStore",
     "atomic_write",
     "make_record",
+    "summarize",
 ]
 
 RECORD_FIELDS: tuple[str, ...] = (
@@ -480,39 +481,15 @@ class RunStore:
     # -- summary ------------------------------------------------------------
 
     def summarize(self, metric: str = "val_loss", maximize: bool | None = None, which: str = "best") -> dict:
-        """Counts and the best trial so far, ranked by ``record[which][metric]``.
-
-        ``maximize`` defaults to ``False`` for names containing ``loss`` or
-        ``error`` and ``True`` otherwise. Diverged trials rank last.
-        """
-        if which not in ("best", "final"):
-            raise ValueError(f"which must be 'best' or 'final', got {which!r}")
-        if maximize is None:
-            maximize = not _minimize(metric)
-        records = self.records()
+        """:func:`summarize` over the stored records, plus the plan's fingerprint and finished chunks."""
         stored = self._stored()
-        scores = [r[which].get(metric) for r in records]
-        diverged = [r["id"] for r in records if r["status"] == "diverged"]
-        ranking = rank_trials([r["id"] for r in records], scores, maximize, diverged)
-        best = None
-        if ranking:
-            top = next(r for r in records if r["id"] == ranking[0])
-            best = {key: top[key] for key in ("id", "static", "dynamic", "seed", "status")}
-            best["score"] = top[which].get(metric)
-        return _plain(
-            {
-                "fingerprint": stored["fingerprint"],
-                "num_trials": len(stored["plan"]["trials"]),
-                "num_records": len(records),
-                "num_ok": sum(r["status"] == "ok" for r in records),
-                "num_diverged": len(diverged),
-                "chunks_done": sorted(self.done_chunks()),
-                "metric": f"{which}.{metric}",
-                "maximize": maximize,
-                "best": best,
-                "ranking": ranking,
-            }
+        summary = summarize(self.records(), metric, maximize, which)
+        summary.update(
+            fingerprint=stored["fingerprint"],
+            num_trials=len(stored["plan"]["trials"]),
+            chunks_done=sorted(self.done_chunks()),
         )
+        return summary
 
     def write_summary(self, summary: Mapping[str, Any]) -> None:
         """Write ``summary.json`` atomically (typically :meth:`summarize`'s result)."""
@@ -603,3 +580,35 @@ def _pandas(method: str):
             f"RunStore.{method}() needs pandas; install it (pip install pandas) or use RunStore.records()"
         ) from error
     return pandas
+
+
+def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", maximize: bool | None = None,
+              which: str = "best") -> dict:
+    """Counts and the best trial, ranked by ``record[which][metric]``.
+
+    ``maximize`` defaults to ``False`` for names containing ``loss`` or
+    ``error`` and ``True`` otherwise. Diverged trials rank last.
+    """
+    if which not in ("best", "final"):
+        raise ValueError(f"which must be 'best' or 'final', got {which!r}")
+    if maximize is None:
+        maximize = not _minimize(metric)
+    scores = [r[which].get(metric) for r in records]
+    diverged = [r["id"] for r in records if r["status"] == "diverged"]
+    ranking = rank_trials([r["id"] for r in records], scores, maximize, diverged)
+    best = None
+    if ranking:
+        top = next(r for r in records if r["id"] == ranking[0])
+        best = {key: top[key] for key in ("id", "static", "dynamic", "seed", "status")}
+        best["score"] = top[which].get(metric)
+    return _plain(
+        {
+            "num_records": len(records),
+            "num_ok": sum(r["status"] == "ok" for r in records),
+            "num_diverged": len(diverged),
+            "metric": f"{which}.{metric}",
+            "maximize": maximize,
+            "best": best,
+            "ranking": ranking,
+        }
+    )

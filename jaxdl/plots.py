@@ -1,0 +1,72 @@
+"""Figures: learning curves and a metric against a hyperparameter. PNG, no display needed."""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+__all__ = ["plot_history", "plot_metric_against"]
+
+
+def _save(fig, path: str | os.PathLike) -> str:
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return str(path)
+
+
+def plot_history(histories: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike,
+                 title: str | None = None) -> str:
+    """Loss and accuracy against epoch, training solid and validation dashed, one colour per run.
+
+    Args:
+      histories: ``{label: history}`` with ``train_loss``, ``val_loss``,
+        ``train_accuracy`` and ``val_accuracy`` per epoch (NaN after a run stopped).
+      path: where to write the PNG.
+    """
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (label, history) in enumerate(histories.items()):
+        colour = colours[i % len(colours)]
+        epochs = np.arange(1, len(history["val_loss"]) + 1)
+        loss_ax.plot(epochs, history["train_loss"], color=colour, label=f"{label} train")
+        loss_ax.plot(epochs, history["val_loss"], color=colour, linestyle="--", label=f"{label} validation")
+        acc_ax.plot(epochs, history["train_accuracy"], color=colour)
+        acc_ax.plot(epochs, history["val_accuracy"], color=colour, linestyle="--")
+    loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
+    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    loss_ax.legend(fontsize="small")
+    for ax in (loss_ax, acc_ax):
+        ax.grid(alpha=0.3)
+    if title:
+        fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_metric_against(x: Sequence[float], y: Sequence[float], groups: Sequence[str], path: str | os.PathLike,
+                        *, xlabel: str, ylabel: str, log_x: bool = True, title: str | None = None) -> str:
+    """One point per trial and the mean over trials sharing an ``x``, one colour per group."""
+    x, y, groups = np.asarray(x, float), np.asarray(y, float), np.asarray(groups, object)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, group in enumerate(dict.fromkeys(groups)):
+        colour = colours[i % len(colours)]
+        mine = groups == group
+        ax.scatter(x[mine], y[mine], s=12, alpha=0.5, color=colour)
+        xs = np.unique(x[mine])
+        means = [np.nanmean(y[mine & (x == value)]) if np.any(np.isfinite(y[mine & (x == value)])) else np.nan
+                 for value in xs]
+        ax.plot(xs, means, color=colour, label=str(group), marker="o", markersize=3)
+    ax.set(xlabel=xlabel, ylabel=ylabel, xscale="log" if log_x else "linear")
+    if title:
+        ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    return _save(fig, path)

@@ -1,0 +1,52 @@
+"""Vmapped hyperparameter sweeps: search spaces, plans, the engine and the result store."""
+
+from jaxdl.sweep.engine import MODES, SweepResult, auto_chunk_size, estimate_trial_bytes, group_config, run_sweep
+from jaxdl.sweep.space import (
+    Plan,
+    Space,
+    Trial,
+    build_plan,
+    choice,
+    grid,
+    grid_plan,
+    halving_plan,
+    halving_rungs,
+    int_uniform,
+    load_config,
+    loggrid,
+    loguniform,
+    random_plan,
+    successive_halving,
+    uniform,
+    validate,
+)
+from jaxdl.sweep.store import PlanMismatchError, RunStore, summarize
+
+__all__ = [
+    "MODES",
+    "Plan",
+    "PlanMismatchError",
+    "RunStore",
+    "Space",
+    "SweepResult",
+    "Trial",
+    "auto_chunk_size",
+    "build_plan",
+    "choice",
+    "estimate_trial_bytes",
+    "grid",
+    "grid_plan",
+    "group_config",
+    "halving_plan",
+    "halving_rungs",
+    "int_uniform",
+    "load_config",
+    "loggrid",
+    "loguniform",
+    "random_plan",
+    "run_sweep",
+    "successive_halving",
+    "summarize",
+    "uniform",
+    "validate",
+]

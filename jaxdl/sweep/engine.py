@@ -1,0 +1,638 @@
+"""The sweep engine: a population of trainings, one compiled program per static group.
+
+For each static group of a :class:`~jaxdl.sweep.space.Plan` the engine builds
+
+    step = jax.jit(jax.vmap(train, in_axes=(0, 0, 0, None)))   # hparams, keys, carry, data
+
+once, cuts the group into equal chunks (padded to a multiple of the device
+count), shards each chunk's population axis over a ``jax.make_mesh`` mesh of
+the local devices with ``NamedSharding``, and writes each finished chunk's
+records to the run directory before starting the next. Rerunning on the same
+directory skips the chunks already there; the chunk size is stored in
+``engine.json`` so that a resumed sweep cuts the same chunks.
+
+Three ways to evaluate a chunk (``mode``), all giving the same numbers:
+
+- ``"vmap"``: every trial of the chunk in one batched program (the default;
+  best for MLPs, where batching turns matrix-vector work into matrix-matrix);
+- ``"map"``: ``lax.map`` over trials, one after another inside one program
+  (batched convolutions can be slower than a sequential map on CPU);
+- ``"chunked"``: ``lax.map`` over vmapped sub-batches of ``map_batch_size``.
+
+Chunk size. ``chunk_size=None`` picks, per static group, the largest chunk
+whose estimated footprint (:func:`estimate_trial_bytes`) fits a quarter of a
+device's free memory (:func:`auto_chunk_size`), and uses the smallest over
+groups. A resumed sweep reuses the stored size; asking for another one is an
+error, since chunk ids would no longer name the same trials.
+
+Successive halving. A plan from :func:`~jaxdl.sweep.space.halving_plan`
+carries ``info["rungs"]`` (cumulative epochs) and ``info["eta"]``. Rung 0
+trains every trial for ``rungs[0]`` epochs; the best ``ceil(n / eta)`` by
+``best.<metric>`` (diverged trials last) continue from their scan carry for
+``rungs[k] - rungs[k - 1]`` more epochs, exactly as if they had never
+stopped (a schedule's decay length that defaults to "the whole run" spans
+all rungs). Rung ``k``'s chunks are named ``r<k>-g<group>-c<index>``, its
+records have ``rung = k`` and hold the history of every epoch so far. The
+carries of a rung are saved to ``carries/`` in the run directory (atomically,
+before the chunk's records), so an interrupted halving sweep resumes without
+training any finished chunk of any rung again; a rung's carries are deleted
+once the next rung is complete. The summary ranks the trials of the last rung.
+
+Across hosts, call :func:`jax.distributed.initialize` first: process 0
+creates the run directory and chooses the chunk size, which it broadcasts;
+process ``i`` of ``n`` runs the chunks whose position is ``i`` modulo ``n``
+on its own devices (``jax.local_devices()``); all write into one run
+directory, which must be reachable from every process; barriers
+(:func:`jax.experimental.multihost_utils.sync_global_devices`) separate
+rungs, and process 0 writes the summary after the last one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import inspect
+import io
+import json
+import math
+import os
+import time
+from typing import Any, Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+from tqdm.auto import tqdm
+
+from jaxdl import data as data_lib
+from jaxdl import schedules
+from jaxdl import train as train_lib
+from jaxdl.sweep import space as space_lib
+from jaxdl.sweep.store import RunStore, atomic_write, make_record, summarize
+
+__all__ = ["MODES", "SweepResult", "run_sweep", "estimate_trial_bytes", "auto_chunk_size", "group_config"]
+
+MODES = ("vmap", "map", "chunked")
+_ENGINE_FILE = "engine.json"
+_CARRY_DIR = "carries"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult:
+    """What :func:`run_sweep` returns.
+
+    Attributes:
+      records: one record per trial (see :mod:`jaxdl.sweep.store`), sorted by
+        id; a halving sweep has one per trial and rung it reached, sorted by
+        ``(id, rung)``.
+      summary: counts and the best trial (``RunStore.summarize``); for
+        halving, over the last rung's trials, plus ``rungs``.
+      store: the run directory's store, or ``None`` for an in-memory sweep.
+      chunks_run, chunks_skipped: chunks this process trained now and chunks
+        it found on disk.
+      seconds: wall time of this call.
+      chunk_size: the trials per chunk that were used.
+    """
+
+    records: list
+    summary: dict
+    store: RunStore | None
+    chunks_run: int
+    chunks_skipped: int
+    seconds: float
+    chunk_size: int = 0
+
+
+def group_config(static: Mapping[str, Any]) -> train_lib.TrainConfig:
+    """The :class:`~jaxdl.train.TrainConfig` of a static group (``dataset`` is not part of it)."""
+    fields = {k: v for k, v in static.items() if k != "dataset"}
+    return train_lib.TrainConfig(**fields)
+
+
+# ---------------------------------------------------------------------------
+# Memory
+
+
+def estimate_trial_bytes(config: train_lib.TrainConfig, data: train_lib.Data) -> int:
+    """A generous estimate of one trial's device memory in a vmapped chunk.
+
+    Parameters are held about eight times over (parameters, gradients, updates,
+    two optimizer moments, the best epoch's copy, the carry of the scans, one
+    spare); activations of the widest evaluation (validation or test set) three
+    times over (pre-activation, activation, its gradient-free copy), in float32.
+    The data set itself is shared by the trials and not counted here.
+    """
+    params = jax.eval_shape(
+        lambda key: train_lib.nnx.split(
+            train_lib.models.build(train_lib.model_config(config, data), key), train_lib.nnx.Param
+        )[1],
+        jax.random.key(0),
+    )
+    num_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params))
+    widths = sum(config.hidden if config.model == "mlp" else config.channels + config.dense) or 1
+    pixels = math.prod(data.x_train.shape[1:3]) if config.model == "cnn" else 1
+    rows = max(data.x_val.shape[0], data.x_test.shape[0], config.batch_size)
+    return 4 * (8 * num_params + 3 * rows * widths * pixels)
+
+
+def _data_bytes(data: train_lib.Data) -> int:
+    return sum(int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(data))
+
+
+def _free_bytes(device, devices_sharing_host: int) -> int:
+    """Free memory of ``device``: its allocator's limit, or the host's free RAM split among the CPU devices."""
+    try:
+        stats = device.memory_stats()
+    except Exception:  # some backends do not implement it
+        stats = None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf names (macOS, Windows): assume 4 GiB
+        free = 4 << 30
+    return free // max(1, devices_sharing_host)
+
+
+def auto_chunk_size(
+    config: train_lib.TrainConfig,
+    data: train_lib.Data,
+    num_trials: int,
+    num_devices: int,
+    fraction: float = 0.25,
+    memory_bytes: int | None = None,
+) -> int:
+    """Largest chunk whose estimated footprint fits in ``fraction`` of one device's memory per device.
+
+    Each device holds the data set once and ``chunk_size / num_devices``
+    trials of :func:`estimate_trial_bytes` each, so the chunk is the largest
+    multiple of ``num_devices`` with
+    ``data + chunk_size / num_devices * per_trial <= fraction * memory_bytes``,
+    at least one trial per device and at most the group (rounded up to the
+    device count).
+
+    Args:
+      config, data: the group's configuration and data set.
+      num_trials: trials in the group.
+      num_devices: devices the population axis is sharded over.
+      fraction: share of the memory the chunk may use; the rest is left to
+        XLA's temporaries and whatever else runs.
+      memory_bytes: memory of one device; default, the free memory of the
+        first local device (for CPU devices, the host's free RAM divided by
+        the number of local devices, which share it).
+    """
+    if memory_bytes is None:
+        device = jax.local_devices()[0]
+        sharing = len(jax.local_devices()) if device.platform == "cpu" else 1
+        memory_bytes = _free_bytes(device, sharing)
+    per_trial = estimate_trial_bytes(config, data)
+    budget = int(fraction * memory_bytes) - _data_bytes(data)
+    per_device = max(1, budget // per_trial)
+    group = -(-num_trials // num_devices)
+    return num_devices * max(1, min(per_device, group))
+
+
+# ---------------------------------------------------------------------------
+# Compiled population runs
+
+
+def _mapped_train(config: train_lib.TrainConfig, mode: str, map_batch_size: int, keep_carry: bool):
+    """``f(hparams, keys, carry, data) -> Result`` over a population; ``carry`` may be ``None``."""
+
+    def one(hparams, key, carry, data):
+        return train_lib.train(config, hparams, key, data, resume=carry, keep_carry=keep_carry)
+
+    if mode == "vmap":
+        return jax.vmap(one, in_axes=(0, 0, 0, None))
+
+    batch = None if mode == "map" else map_batch_size
+
+    def sequential(hparams, keys, carry, data):
+        return jax.lax.map(lambda args: one(*args, data), (hparams, keys, carry), batch_size=batch)
+
+    return sequential
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(config: train_lib.TrainConfig, mode: str, map_batch_size: int, keep_carry: bool) -> Callable:
+    # Cached across sweeps: rerunning or resuming in the same process does not compile again.
+    return jax.jit(_mapped_train(config, mode, map_batch_size, keep_carry))
+
+
+def _schedule_lengths(config: train_lib.TrainConfig, data: train_lib.Data, total_epochs: int) -> dict[str, int]:
+    """Decay lengths a schedule needs and ``train`` would default to the run's length, over ``total_epochs``.
+
+    A halving rung's configuration holds only that rung's epochs; the decay
+    must span every rung for a continued trial to follow its uninterrupted run.
+    """
+    parameters = inspect.signature(schedules.get(config.schedule)).parameters
+    steps = data_lib.steps_per_epoch(int(data.x_train.shape[0]), config.batch_size) * total_epochs
+    return {
+        name: steps
+        for name in ("decay_steps", "transition_steps")
+        if name in parameters and parameters[name].default is inspect.Parameter.empty
+    }
+
+
+def _hparams(chunk: space_lib.Chunk, config: train_lib.TrainConfig, defaults: Mapping[str, float]) -> train_lib.HParams:
+    n = len(chunk)
+    flat = {name: jnp.full((n,), value, jnp.float32) for name, value in defaults.items() if name not in chunk.dynamic}
+    flat.update({name: jnp.asarray(values) for name, values in chunk.dynamic.items()})
+    hparams = train_lib.HParams.from_flat(flat, config)
+    fill = {
+        field: jnp.full((n,), getattr(train_lib.HParams(), field), jnp.float32)
+        for field in ("learning_rate", "weight_decay", "l2", "dropout_rate")
+        if field not in flat
+    }
+    return hparams._replace(**fill)
+
+
+def _is_key(leaf) -> bool:
+    return jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _nan_history(values) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+
+
+def _records(plan, chunk, result, wall_time, earlier=None, **extra) -> list[dict]:
+    """Records of a chunk's valid rows; ``earlier`` maps a trial id to its previous rung's record."""
+    host = jax.device_get((result.history, result.metrics, result.diverged_epoch, result.epochs_run))
+    history, metrics, diverged_epoch, epochs_run = host
+    records = []
+    for row, (trial_id, valid) in enumerate(zip(chunk.trial_ids, chunk.valid)):
+        if not valid:
+            continue
+        trial_id = int(trial_id)
+        rows = {name: np.asarray(values[row], np.float64) for name, values in history.items()}
+        if earlier is not None:
+            before = earlier[trial_id]["history"]
+            rows = {name: np.concatenate([_nan_history(before[name]), values]) for name, values in rows.items()}
+        final = {name: float(values[row]) for name, values in metrics.items() if not name.startswith("best")}
+        records.append(
+            make_record(
+                plan.by_id(trial_id),
+                rows,
+                wall_time,
+                diverged_epoch=int(diverged_epoch[row]),
+                final=final,
+                best_epoch=int(metrics["best_epoch"][row]),
+                epochs_run=int(epochs_run[row]),
+                **extra,
+            )
+        )
+    return records
+
+
+# ---------------------------------------------------------------------------
+# Carries of successive halving
+
+
+class _Carries:
+    """Scan carries of the trials a rung trained, by trial id.
+
+    In memory for an in-memory sweep; otherwise one ``carries/<chunk id>.npz``
+    per rung chunk, holding ``trial_ids`` and the flattened carry's leaves
+    (keys as their raw ``uint32`` data), read back by whichever process
+    trains the survivor next.
+    """
+
+    def __init__(self, store: RunStore | None):
+        self.directory = None if store is None else os.path.join(store.path, _CARRY_DIR)
+        self.memory: dict[int, dict[int, list[np.ndarray]]] = {}
+
+    def _path(self, chunk_id: str) -> str:
+        return os.path.join(self.directory, f"{chunk_id}.npz")
+
+    def put(self, rung: int, chunk_id: str, chunk: space_lib.Chunk, carry) -> None:
+        leaves = [jax.random.key_data(leaf) if _is_key(leaf) else leaf for leaf in jax.tree.leaves(carry)]
+        leaves = [np.asarray(leaf)[chunk.valid] for leaf in jax.device_get(leaves)]
+        trial_ids = np.asarray(chunk.trial_ids)[chunk.valid]
+        if self.directory is None:
+            rung_carries = self.memory.setdefault(rung, {})
+            for row, trial_id in enumerate(trial_ids):
+                rung_carries[int(trial_id)] = [leaf[row] for leaf in leaves]
+            return
+        buffer = io.BytesIO()
+        np.savez(buffer, trial_ids=trial_ids, **{f"leaf_{i}": leaf for i, leaf in enumerate(leaves)})
+        os.makedirs(self.directory, exist_ok=True)
+        atomic_write(self._path(chunk_id), buffer.getvalue())
+
+    def _from_disk(self, rung: int, trial_ids: set[int]) -> dict[int, list[np.ndarray]]:
+        prefix = f"r{rung}-"
+        names = sorted(n for n in os.listdir(self.directory) if n.startswith(prefix) and n.endswith(".npz")) \
+            if os.path.isdir(self.directory) else []
+        found = {}
+        for name in names:
+            with np.load(os.path.join(self.directory, name), allow_pickle=False) as archive:
+                ids = archive["trial_ids"]
+                rows = [row for row, trial_id in enumerate(ids) if int(trial_id) in trial_ids]
+                if not rows:
+                    continue
+                count = sum(1 for key in archive.files if key.startswith("leaf_"))
+                leaves = [archive[f"leaf_{i}"] for i in range(count)]
+                for row in rows:
+                    found[int(ids[row])] = [leaf[row] for leaf in leaves]
+        return found
+
+    def take(self, rung: int, chunk: space_lib.Chunk, template):
+        """The stacked carry of ``chunk``'s trials (padding included) after ``rung``, shaped like ``template``."""
+        wanted = [int(t) for t in chunk.trial_ids]
+        found = self.memory.get(rung, {}) if self.directory is None else self._from_disk(rung, set(wanted))
+        missing = sorted(set(wanted) - set(found))
+        if missing:
+            where = "memory" if self.directory is None else self.directory
+            raise FileNotFoundError(
+                f"no saved training state after rung {rung} for trial(s) {missing} in {where}; delete the "
+                f"records of rung {rung + 1} and later (records/r{rung + 1}-*) to train them again"
+            )
+        specs, treedef = jax.tree.flatten(template)
+        leaves = []
+        for number, spec in enumerate(specs):
+            stacked = np.stack([found[trial_id][number] for trial_id in wanted])
+            leaves.append(jax.random.wrap_key_data(stacked) if _is_key(spec) else stacked.astype(spec.dtype))
+        return jax.tree.unflatten(treedef, leaves)
+
+    def drop(self, rung: int, rank: int) -> None:
+        """Forget a rung's carries once the next rung is complete (files: process 0 removes them)."""
+        self.memory.pop(rung, None)
+        if self.directory is None or rank != 0 or not os.path.isdir(self.directory):
+            return
+        for name in os.listdir(self.directory):
+            if name.startswith(f"r{rung}-") and name.endswith(".npz"):
+                os.unlink(os.path.join(self.directory, name))
+
+
+# ---------------------------------------------------------------------------
+# Settings shared by the processes of a sweep
+
+
+def _resolve_chunk_size(store: RunStore | None, requested: int | None, choose: Callable[[], int],
+                        num_devices: int, settings: dict) -> int:
+    """The chunk size: the stored one when resuming, else ``requested`` (or ``choose()``) rounded up to the devices."""
+    path = None if store is None else os.path.join(store.path, _ENGINE_FILE)
+    if path is not None and os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            stored = json.load(file)
+        size = int(stored["chunk_size"])
+        if requested is None or requested in (size, stored.get("requested_chunk_size")):
+            return size
+        raise ValueError(
+            f"{store.path} was run with chunk_size={size}, not {requested}: chunk ids would name other "
+            f"trials. Rerun with chunk_size={size} (or leave it unset to reuse it), or choose another --out"
+        )
+    size = choose() if requested is None else requested
+    size = num_devices * -(-size // num_devices)
+    if path is not None:
+        document = {**settings, "chunk_size": size, "requested_chunk_size": requested}
+        atomic_write(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
+    return size
+
+
+def _agree(plan, store, requested, choose, num_devices, settings, rank, world) -> int:
+    """Process 0 creates the run directory and picks the chunk size; every process gets the same size."""
+    size, error = 0, None
+    if rank == 0:
+        try:
+            if store is not None:
+                store.init(plan)
+            size = _resolve_chunk_size(store, requested, choose, num_devices, settings)
+        except Exception as caught:
+            if world == 1:
+                raise
+            error = caught
+    if world == 1:
+        return size
+    from jax.experimental import multihost_utils
+
+    # Also a barrier: no process reads the run directory before process 0 has set it up.
+    shared = multihost_utils.broadcast_one_to_all(np.array([size, error is None], np.int32))
+    if error is not None:
+        raise error
+    if not bool(shared[1]):
+        raise RuntimeError("process 0 could not set up the sweep (see its error); stopping")
+    if store is not None and rank != 0:
+        store.init(plan)  # checks the plan process 0 wrote
+    return int(shared[0])
+
+
+def _barrier(name: str, world: int) -> None:
+    if world > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(name)
+
+
+# ---------------------------------------------------------------------------
+# The engine
+
+
+@dataclasses.dataclass
+class _Run:
+    """What every stage of one :func:`run_sweep` call shares."""
+
+    plan: space_lib.Plan
+    data: Any
+    store: RunStore | None
+    chunk_size: int
+    mode: str
+    map_batch_size: int
+    progress: bool
+    on_chunk: Callable | None
+    rank: int
+    world: int
+    population: NamedSharding
+    replicated: NamedSharding
+    num_devices: int
+    placed: dict = dataclasses.field(default_factory=dict)
+    records: list = dataclasses.field(default_factory=list)
+    run: int = 0
+    skipped: int = 0
+
+    def dataset(self, static: Mapping[str, Any]) -> train_lib.Data:
+        name = static.get("dataset")
+        if isinstance(self.data, Mapping):
+            if name not in self.data:
+                raise ValueError(f"plan asks for data set {name!r}; given: {sorted(self.data)}")
+            return self.data[name]
+        return self.data
+
+    def on_mesh(self, static: Mapping[str, Any]) -> train_lib.Data:
+        name = static.get("dataset")
+        if name not in self.placed:
+            self.placed[name] = jax.device_put(self.dataset(static), self.replicated)
+        return self.placed[name]
+
+    def stage(self, trials: space_lib.Plan, prefix: str = "", epochs: int | None = None, total_epochs: int | None = None,
+              carries: _Carries | None = None, rung: int | None = None, keep_carry: bool = False,
+              earlier: Mapping[int, dict] | None = None) -> list[str]:
+        """Train this process's share of ``trials``' chunks; returns every chunk id of the stage."""
+        chunks = space_lib.plan_chunks(trials, self.chunk_size, self.num_devices)
+        done = self.store.done_chunks() if self.store is not None else set()
+        mine = [c for i, c in enumerate(chunks) if i % self.world == self.rank]
+        total = sum(c.num_valid for c in mine)
+        initial = sum(c.num_valid for c in mine if prefix + c.id in done)
+        desc = "sweep" if rung is None else f"rung {rung}"
+        bar = tqdm(total=total, initial=initial, unit="trial", desc=desc, disable=not self.progress, dynamic_ncols=True)
+        extra = {} if rung is None else {"rung": rung}
+        templates: dict[tuple, Any] = {}
+        for chunk in mine:
+            chunk_id = prefix + chunk.id
+            if chunk_id in done:
+                self.skipped += 1
+                continue
+            config = group_config(chunk.static)
+            if epochs is not None:
+                config = dataclasses.replace(config, epochs=epochs)
+            data = self.dataset(chunk.static)
+            defaults = {} if total_epochs is None else _schedule_lengths(config, data, total_epochs)
+            hparams = jax.device_put(_hparams(chunk, config, defaults), self.population)
+            keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), self.population)
+            carry = None
+            if rung:
+                key = (tuple(sorted(chunk.static.items())), len(chunk))
+                if key not in templates:
+                    templates[key] = jax.eval_shape(
+                        lambda h, k, d: _mapped_train(config, "vmap", 1, True)(h, k, None, d).carry,
+                        hparams, keys, data,
+                    )
+                carry = jax.device_put(carries.take(rung - 1, chunk, templates[key]), self.population)
+            step = _compiled(config, self.mode, self.map_batch_size, keep_carry)
+            tic = time.perf_counter()
+            result = step(hparams, keys, carry, self.on_mesh(chunk.static))
+            jax.block_until_ready(result)
+            chunk_records = _records(self.plan, chunk, result, time.perf_counter() - tic, earlier, **extra)
+            if keep_carry:
+                carries.put(rung, chunk_id, chunk, result.carry)  # before the records: they mark the chunk done
+            if self.store is not None:
+                self.store.write_chunk(chunk_id, chunk_records)
+            else:
+                self.records.extend(chunk_records)
+            if self.on_chunk is not None:
+                self.on_chunk(chunk_id, chunk_records)
+            self.run += 1
+            bar.update(chunk.num_valid)
+        bar.close()
+        return [prefix + c.id for c in chunks]
+
+    def all_records(self) -> list[dict]:
+        if self.store is not None:
+            return self.store.records()
+        return sorted(self.records, key=lambda r: (r["id"], r.get("rung") or 0))
+
+
+def _halving(run: _Run, metric: str, maximize: bool) -> tuple[int, list[dict]]:
+    """Successive halving over ``run.plan``; returns the last rung and its stage log."""
+    rungs = [int(e) for e in run.plan.info["rungs"]]
+    eta = run.plan.info.get("eta", 3)
+    carries = _Carries(run.store)
+    alive, earlier, log = run.plan, None, []
+    for rung, epochs in enumerate(rungs):
+        last = rung == len(rungs) - 1
+        run.stage(alive, prefix=f"r{rung}-", epochs=epochs - (rungs[rung - 1] if rung else 0),
+                  total_epochs=rungs[-1], carries=carries, rung=rung, keep_carry=not last, earlier=earlier)
+        _barrier(f"jaxdl-sweep-rung-{rung}", run.world)
+        if rung:
+            carries.drop(rung - 1, run.rank)
+        log.append({"rung": rung, "epochs": epochs, "trials": [t.id for t in alive]})
+        if last:
+            break
+        current = {r["id"]: r for r in run.all_records() if r.get("rung") == rung}
+        ids = [t.id for t in alive]
+        survivors = space_lib.successive_halving(
+            ids, [current[i]["best"].get(metric) for i in ids], eta, maximize,
+            diverged=[i for i in ids if current[i]["status"] == "diverged"],
+        )
+        alive, earlier = run.plan.select(survivors), current
+    return len(rungs) - 1, log
+
+
+def run_sweep(
+    plan: space_lib.Plan,
+    data: train_lib.Data | Mapping[str, train_lib.Data],
+    out: str | os.PathLike | None = None,
+    *,
+    chunk_size: int | None = None,
+    mode: str = "vmap",
+    map_batch_size: int = 8,
+    metric: str = "val_accuracy",
+    maximize: bool | None = None,
+    progress: bool = True,
+    on_chunk: Callable[[str, list], None] | None = None,
+) -> SweepResult:
+    """Train every trial of ``plan``; write records under ``out`` as chunks finish.
+
+    Args:
+      plan: trials from :func:`~jaxdl.sweep.space.build_plan` (or any planner);
+        a :func:`~jaxdl.sweep.space.halving_plan` runs successive halving.
+      data: the data set, or ``{name: Data}`` when the plan has a static ``dataset`` choice.
+      out: run directory; ``None`` keeps results in memory only (one process
+        only). An existing directory of the same plan resumes: finished
+        chunks are skipped.
+      chunk_size: trials per compiled call; ``None`` picks the largest that
+        fits a quarter of free memory (:func:`auto_chunk_size`), or, when
+        resuming, the stored one. Rounded up to a multiple of the device count.
+      mode: ``"vmap"``, ``"map"`` or ``"chunked"`` (see the module docstring).
+      map_batch_size: sub-batch size of ``"chunked"``.
+      metric: ranking metric of the summary and of halving (``best.<metric>``).
+      maximize: whether larger ``metric`` is better; default ``False`` for
+        names containing ``loss`` or ``error``, else ``True``.
+      progress: show a progress bar over trials.
+      on_chunk: called with ``(chunk_id, records)`` after each chunk is written.
+
+    Raises:
+      ValueError: a bad mode or chunk size, a chunk size other than the one
+        a resumed directory was run with, or a data set the plan names but
+        ``data`` lacks.
+      PlanMismatchError: ``out`` holds another plan.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    if chunk_size is not None and not (isinstance(chunk_size, int) and chunk_size >= 1):
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if not (isinstance(map_batch_size, int) and map_batch_size >= 1):
+        raise ValueError(f"map_batch_size must be a positive integer, got {map_batch_size!r}")
+    if maximize is None:
+        maximize = not ("loss" in metric or "error" in metric)  # as summarize decides
+    halving = plan.info.get("strategy") == "halving"
+    if halving and "rungs" not in plan.info:
+        raise ValueError("a halving plan needs info['rungs']; build it with halving_plan")
+    start = time.perf_counter()
+    rank, world = jax.process_index(), jax.process_count()
+    if world > 1 and out is None:
+        raise ValueError(f"a sweep over {world} processes needs a run directory (out) that every process can reach")
+    devices = jax.local_devices()
+    num_devices = len(devices)
+    # Auto axes: XLA propagates the population sharding through the scans.
+    mesh = jax.make_mesh((num_devices,), ("trials",), (jax.sharding.AxisType.Auto,), devices=devices)
+    store = RunStore(out) if out is not None else None
+    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world,
+               NamedSharding(mesh, PartitionSpec("trials")), NamedSharding(mesh, PartitionSpec()), num_devices)
+
+    groups = plan.groups()
+    for group in groups:
+        run.dataset(group.static)
+
+    def choose() -> int:
+        return min(auto_chunk_size(group_config(g.static), run.dataset(g.static), len(g), num_devices) for g in groups)
+
+    settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
+    run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world)
+
+    if halving:
+        last, log = _halving(run, metric, maximize)
+        records = run.all_records()
+        summary = summarize([r for r in records if r.get("rung") == last], metric, maximize)
+        summary["rungs"] = log
+    else:
+        run.stage(plan)
+        _barrier("jaxdl-sweep-done", world)
+        records = run.all_records()
+        summary = summarize(records, metric, maximize)
+    summary.update(fingerprint=plan.fingerprint(), num_trials=len(plan))
+    if store is not None:
+        summary["chunks_done"] = sorted(store.done_chunks())
+        if rank == 0:
+            store.write_summary(summary)
+    return SweepResult(records, summary, store, run.run, run.skipped, time.perf_counter() - start, run.chunk_size)

@@ -1,0 +1,152 @@
+"""Reports of a finished (or partly finished) sweep: a ranked table and figures.
+
+Trials that differ only by seed form one configuration; the table ranks
+configurations by the mean over seeds of ``best.<metric>`` and shows its
+spread (sample standard deviation), the test metric of the returned state,
+and how many seeds diverged. Only the settings that vary across the sweep
+become columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from jaxdl import plots
+
+__all__ = ["configurations", "format_table", "write_report"]
+
+
+def _varying(records: Sequence[Mapping[str, Any]], part: str) -> list[str]:
+    names = sorted({name for r in records for name in r[part]})
+    return [n for n in names if len({json.dumps(r[part].get(n)) for r in records}) > 1]
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accuracy") -> list[dict]:
+    """Group trials by configuration (everything but the seed), ranked best first.
+
+    Each row has ``settings`` (the varying static and dynamic values),
+    ``mean``/``std``/``n`` of ``best.<metric>`` over seeds, ``test_accuracy``
+    (mean of ``final.test_accuracy``), ``diverged`` (count) and ``trial_ids``.
+    Diverged seeds count as NaN; a configuration with no finite score ranks last.
+    """
+    maximize = "loss" not in metric and "error" not in metric
+    columns = [("static", n) for n in _varying(records, "static")] + [("dynamic", n) for n in _varying(records, "dynamic")]
+    groups: dict[str, list] = {}
+    for record in records:
+        key = json.dumps({"static": record["static"], "dynamic": record["dynamic"]}, sort_keys=True)
+        groups.setdefault(key, []).append(record)
+    rows = []
+    for members in groups.values():
+        scores = np.array([_number(m["best"].get(metric)) if m["status"] == "ok" else np.nan for m in members])
+        tests = np.array([_number(m["final"].get("test_accuracy")) if m["status"] == "ok" else np.nan for m in members])
+        finite = scores[np.isfinite(scores)]
+        rows.append(
+            {
+                "settings": {name: members[0][part].get(name) for part, name in columns},
+                "mean": float(finite.mean()) if finite.size else float("nan"),
+                "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+                "n": len(members),
+                "test_accuracy": float(np.nanmean(tests)) if np.any(np.isfinite(tests)) else float("nan"),
+                "diverged": sum(m["status"] == "diverged" for m in members),
+                "trial_ids": sorted(m["id"] for m in members),
+            }
+        )
+    sign = -1.0 if maximize else 1.0
+    rows.sort(key=lambda r: (not np.isfinite(r["mean"]), sign * r["mean"] if np.isfinite(r["mean"]) else 0.0,
+                             r["trial_ids"][0]))
+    return rows
+
+
+def _format(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, (list, tuple)):
+        return "x".join(map(str, value))
+    return str(value)
+
+
+def format_table(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy", top: int | None = 10,
+                 markdown: bool = False) -> str:
+    """The ranked configurations as a text (or Markdown) table."""
+    shown = list(rows[:top] if top else rows)
+    names = list(shown[0]["settings"]) if shown else []
+    header = ["rank", *names, f"best {metric} (mean ± sd)", "test_accuracy", "seeds", "diverged"]
+    body = []
+    for rank, row in enumerate(shown, 1):
+        score = "diverged" if not np.isfinite(row["mean"]) else f"{row['mean']:.4f} ± {row['std']:.4f}"
+        test = "-" if not np.isfinite(row["test_accuracy"]) else f"{row['test_accuracy']:.4f}"
+        body.append([str(rank), *(_format(row["settings"][n]) for n in names), score, test, str(row["n"]),
+                     str(row["diverged"])])
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(cells) + " |" for cells in body]
+        return "\n".join(lines)
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    lines = ["  ".join(cell.rjust(w) for cell, w in zip(cells, widths)) for cells in [header] + body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *,
+                 metric: str = "val_accuracy", top: int = 10) -> dict:
+    """Write ``results.csv``, ``results.md`` and the figures into ``out_dir``; return their paths and the table.
+
+    Figures: ``<metric>_vs_learning_rate.png`` (every trial, and the mean over
+    seeds, one line per value of the first varying static setting) when the
+    learning rate varies, and ``best_learning_curves.png`` (the best trial of
+    each of the top configurations of that setting).
+    """
+    out_dir = str(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    rows = configurations(records, metric)
+    table = format_table(rows, metric, top)
+    paths = {"table": os.path.join(out_dir, "results.md"), "csv": os.path.join(out_dir, "results.csv")}
+    with open(paths["table"], "w") as f:
+        f.write(format_table(rows, metric, None, markdown=True) + "\n")
+    with open(paths["csv"], "w", newline="") as f:
+        names = list(rows[0]["settings"]) if rows else []
+        writer = csv.writer(f)
+        writer.writerow([*names, f"mean_best_{metric}", f"std_best_{metric}", "test_accuracy", "seeds", "diverged"])
+        for row in rows:
+            writer.writerow([*(_format(row["settings"][n]) for n in names), row["mean"], row["std"],
+                             row["test_accuracy"], row["n"], row["diverged"]])
+
+    static_names = _varying(records, "static")
+    group_name = static_names[0] if static_names else None
+    label = (lambda r: _format(r["static"][group_name])) if group_name else (lambda r: "all")
+    if "learning_rate" in _varying(records, "dynamic"):
+        scores = [_number(r["best"].get(metric)) if r["status"] == "ok" else np.nan for r in records]
+        paths["metric_figure"] = plots.plot_metric_against(
+            [r["dynamic"]["learning_rate"] for r in records], scores, [label(r) for r in records],
+            os.path.join(out_dir, f"{metric}_vs_learning_rate.png"),
+            xlabel="learning rate", ylabel=f"best {metric}", title=f"best {metric} against learning rate",
+        )
+    by_id = {r["id"]: r for r in records}
+    best_of_group: dict[str, Mapping[str, Any]] = {}
+    for row in rows:
+        if not np.isfinite(row["mean"]) or len(best_of_group) == 6:
+            continue
+        trial = max((by_id[i] for i in row["trial_ids"] if by_id[i]["status"] == "ok"),
+                    key=lambda r: _number(r["best"].get(metric)))
+        best_of_group.setdefault(label(trial), trial)
+    if best_of_group:
+        # Same colour for a group in both figures: first-appearance order, as the scatter uses.
+        order = [name for name in dict.fromkeys(label(r) for r in records) if name in best_of_group]
+        curves = {}
+        for name in order:
+            trial = best_of_group[name]
+            lr = trial["dynamic"].get("learning_rate")
+            title = name if lr is None else f"{name} (lr {lr:.2g})"
+            curves[title] = {k: np.array([_number(v) for v in values]) for k, values in trial["history"].items()}
+        paths["curves_figure"] = plots.plot_history(curves, os.path.join(out_dir, "best_learning_curves.png"),
+                                                    title="learning curves of the best trials")
+    return {"paths": paths, "table": table, "rows": rows}
