@@ -143,6 +143,14 @@ class HParams(NamedTuple):
     optimizer: Mapping[str, Any] = {}
     schedule: Mapping[str, Any] = {}
 
+    def batched(self, size: int) -> "HParams":
+        """Every leaf as a float32 array of shape ``(size,)``: scalars are repeated.
+
+        ``HParams(learning_rate=jnp.logspace(-4, -1, 16)).batched(16)`` is ready
+        for ``jax.vmap``.
+        """
+        return jax.tree.map(lambda v: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (size,)), self)
+
     @classmethod
     def from_flat(cls, values: Mapping[str, Any], config: TrainConfig) -> "HParams":
         """Route flat names (as a sweep plans them) to their fields.

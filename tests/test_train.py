@@ -21,9 +21,7 @@ def small(digits):
 
 def population(n, **fields):
     """HParams whose every leaf has a population axis of ``n``."""
-    base = {"learning_rate": 1e-3, "weight_decay": 0.0, "l2": 0.0, "dropout_rate": 0.0}
-    base.update(fields)
-    return train.HParams(**{k: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (n,)) for k, v in base.items()})
+    return train.HParams(**fields).batched(n)
 
 
 def test_reference_run_sgd_reaches_95_percent(digits):
@@ -50,9 +48,7 @@ def test_vmapped_population_equals_separate_runs(small):
     batched = jax.jit(jax.vmap(run))(population(3, learning_rate=rates, dropout_rate=0.1), keys)
     single = jax.jit(run)
     for i in range(3):
-        alone = single(population(1, learning_rate=rates[i], dropout_rate=0.1)._replace(
-            **{f: jnp.float32(v) for f, v in zip(("learning_rate", "weight_decay", "l2", "dropout_rate"),
-                                                  (rates[i], 0.0, 0.0, 0.1))}), keys[i])
+        alone = single(train.HParams(learning_rate=rates[i], dropout_rate=0.1), keys[i])
         for name in ("train_loss", "val_loss", "val_accuracy"):
             np.testing.assert_allclose(batched.history[name][i], alone.history[name], rtol=1e-5, atol=1e-6)
 
