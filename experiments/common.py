@@ -1,0 +1,165 @@
+"""What every experiment script shares: flags, output files, spread over seeds, fair tuning.
+
+Each script answers one question from the lecture material. It runs with
+``python -m experiments.<name>`` and takes ``--quick`` (seconds, for the test
+suite) or runs in full (the published figure and table). Outputs go to
+``experiments/results/<name>/`` unless ``--out`` says otherwise:
+``<name>.png``, ``<name>.md`` (table and finding) and ``<name>.json``.
+
+Fair comparisons give each contender its own learning rate, tuned by a
+sweep with the same budget (:func:`tune_learning_rate`); results are means
+with their spread (sample standard deviation) over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from jaxdl import sweep, train
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+__all__ = [
+    "RESULTS_DIR",
+    "parser",
+    "output_dir",
+    "mean_spread",
+    "format_mean",
+    "markdown_table",
+    "write_results",
+    "tune_learning_rate",
+]
+
+
+def parser(name: str, description: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags every experiment takes: ``--quick``, ``--out``, ``--seeds``."""
+    p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description)
+    p.add_argument("--quick", action="store_true", help="a seconds-long run with tiny settings (for tests)")
+    p.add_argument("--out", help=f"output folder (default experiments/results/{name})")
+    p.add_argument("--seeds", type=int, help="seeds per configuration (default 5, or 2 with --quick)")
+    p.add_argument("--data-dir", help="folder with CIFAR-10 / MNIST files, where the script can use them")
+    return p
+
+
+def output_dir(args, name: str) -> str:
+    path = args.out or os.path.join(RESULTS_DIR, name)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def seeds(args, full: int = 5, quick: int = 2) -> int:
+    """Seeds to run: ``--seeds`` if given, else ``full`` (at least 5) or ``quick``."""
+    return args.seeds or (quick if args.quick else full)
+
+
+def mean_spread(values: Iterable[float]) -> tuple[float, float, int]:
+    """Mean, sample standard deviation (ddof 1) and count of the finite values."""
+    finite = np.array([v for v in values if v is not None and math.isfinite(v)], dtype=np.float64)
+    if finite.size == 0:
+        return float("nan"), float("nan"), 0
+    spread = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+    return float(finite.mean()), spread, int(finite.size)
+
+
+def format_mean(values: Iterable[float], digits: int = 4) -> str:
+    """``mean ± sd`` of the finite values, with ``(n=k)`` when some were not finite."""
+    values = list(values)
+    mean, spread, n = mean_spread(values)
+    if n == 0:
+        return "diverged"
+    text = f"{mean:.{digits}f} ± {spread:.{digits}f}"
+    return text if n == len(values) else f"{text} (n={n})"
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None = None) -> str:
+    """A Markdown table of dict rows; floats shown with 4 significant digits."""
+    columns = list(columns or (rows[0].keys() if rows else []))
+    cell = lambda v: f"{v:.4g}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(row.get(c, "")) for c in columns) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_results(out: str, name: str, *, title: str, finding: str, rows: Sequence[Mapping[str, Any]],
+                  columns: Sequence[str] | None = None, extra: Mapping[str, Any] | None = None,
+                  settings: Mapping[str, Any] | None = None) -> dict:
+    """Write ``<name>.md`` (title, finding, table) and ``<name>.json``; print the table; return the paths."""
+    table = markdown_table(rows, columns)
+    md_path, json_path = os.path.join(out, f"{name}.md"), os.path.join(out, f"{name}.json")
+    with open(md_path, "w") as f:
+        f.write(f"# {title}\n\n{finding}\n\n{table}\n")
+    payload = {"title": title, "finding": finding, "settings": dict(settings or {}), "rows": list(rows),
+               **dict(extra or {})}
+    with open(json_path, "w") as f:
+        json.dump(payload, f, indent=2, default=_jsonable)
+    print(table)
+    print(f"\nfinding: {finding}")
+    print(f"wrote {md_path}, {json_path}")
+    return {"markdown": md_path, "json": json_path}
+
+
+def _jsonable(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, tuple):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def tune_learning_rate(
+    contenders: Mapping[str, Mapping[str, Any]],
+    data: train.Data | Mapping[str, train.Data],
+    *,
+    low: float = 1e-4,
+    high: float = 1.0,
+    budget: int = 8,
+    seeds: int = 1,
+    metric: str = "val_accuracy",
+    dynamic: Mapping[str, float] | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, float], list[dict]]:
+    """Give every contender its own learning rate, each found with the same budget.
+
+    Runs one sweep: every contender (a dict of static settings, e.g.
+    ``{"activation": "selu", "init": "lecun_normal", ...}``) x ``budget``
+    log-spaced learning rates in ``[low, high]`` x ``seeds``. A contender's
+    learning rate is the one with the best mean ``best.<metric>`` over seeds.
+
+    Returns:
+      ``({contender: learning rate}, records)``.
+    """
+    names = list(contenders)
+    plan_trials, trial_id = [], 0
+    rates = sweep.loggrid(low, high, budget).values()
+    for name in names:
+        static = dict(sorted(contenders[name].items()))
+        for rate in rates:
+            for seed in range(seeds):
+                values = {"learning_rate": float(rate), **dict(dynamic or {})}
+                plan_trials.append(sweep.Trial(trial_id, static, dict(sorted(values.items())), seed))
+                trial_id += 1
+    plan = sweep.Plan(tuple(plan_trials), {"strategy": "tune_learning_rate", "contenders": names})
+    records = sweep.run_sweep(plan, data, None, metric=metric, progress=progress).records
+    maximize = "loss" not in metric
+    best_rates = {}
+    for name in names:
+        static = dict(sorted(contenders[name].items()))
+        scores = {}
+        for r in records:
+            if r["static"] == json.loads(json.dumps(static)):
+                value = r["best"].get(metric) if r["status"] == "ok" else None
+                scores.setdefault(r["dynamic"]["learning_rate"], []).append(value)
+        ranked = {rate: mean_spread(vals)[0] for rate, vals in scores.items()}
+        ranked = {rate: s for rate, s in ranked.items() if math.isfinite(s)}
+        if not ranked:
+            raise ValueError(f"every learning rate diverged for contender {name!r}")
+        best_rates[name] = (max if maximize else min)(ranked, key=ranked.get)
+    return best_rates, records
