@@ -19,11 +19,15 @@ Three ways to evaluate a chunk (``mode``), all giving the same numbers:
   (batched convolutions can be slower than a sequential map on CPU);
 - ``"chunked"``: ``lax.map`` over vmapped sub-batches of ``map_batch_size``.
 
-Chunk size. ``chunk_size=None`` picks, per static group, the largest chunk
-whose estimated footprint (:func:`estimate_trial_bytes`) fits a quarter of a
-device's free memory (:func:`auto_chunk_size`), and uses the smallest over
-groups. A resumed sweep reuses the stored size; asking for another one is an
-error, since chunk ids would no longer name the same trials.
+On several devices the sequential modes map over each device's own block
+of the chunk, so no device waits for, or repeats, another's trials.
+
+Chunk size. ``chunk_size=None`` picks the largest chunk whose estimated
+footprint (:func:`estimate_trial_bytes`, plus the data set) fits a quarter
+of a device's free memory (:func:`auto_chunk_size`) for every static group,
+and no larger than the largest group. A resumed sweep reuses the stored
+size; asking for another one is an error, since chunk ids would no longer
+name the same trials.
 
 Successive halving. A plan from :func:`~jaxdl.sweep.space.halving_plan`
 carries ``info["rungs"]`` (cumulative epochs) and ``info["eta"]``. Rung 0
@@ -31,12 +35,13 @@ trains every trial for ``rungs[0]`` epochs; the best ``ceil(n / eta)`` by
 ``best.<metric>`` (diverged trials last) continue from their scan carry for
 ``rungs[k] - rungs[k - 1]`` more epochs, exactly as if they had never
 stopped (a schedule's decay length that defaults to "the whole run" spans
-all rungs). Rung ``k``'s chunks are named ``r<k>-g<group>-c<index>``, its
-records have ``rung = k`` and hold the history of every epoch so far. The
-carries of a rung are saved to ``carries/`` in the run directory (atomically,
-before the chunk's records), so an interrupted halving sweep resumes without
-training any finished chunk of any rung again; a rung's carries are deleted
-once the next rung is complete. The summary ranks the trials of the last rung.
+all rungs). Rung ``k``'s chunks are named ``r<k>-g<group>-c<index>``, with
+groups numbered among the rung's trials; its records have ``rung = k`` and
+hold the history of every epoch so far. The carries of a rung are saved to
+``carries/`` in the run directory (atomically, before the chunk's records),
+so an interrupted halving sweep resumes without training any finished chunk
+of any rung again; a rung's carries are deleted once the next rung is
+complete. The summary ranks the trials of the last rung.
 
 Across hosts, call :func:`jax.distributed.initialize` first: process 0
 creates the run directory and chooses the chunk size, which it broadcasts;
@@ -197,8 +202,14 @@ def auto_chunk_size(
 # Compiled population runs
 
 
-def _mapped_train(config: train_lib.TrainConfig, mode: str, map_batch_size: int, keep_carry: bool):
-    """``f(hparams, keys, carry, data) -> Result`` over a population; ``carry`` may be ``None``."""
+def _mapped_train(config: train_lib.TrainConfig, mode: str, map_batch_size: int, keep_carry: bool,
+                  num_devices: int = 1):
+    """``f(hparams, keys, carry, data) -> Result`` over a population; ``carry`` may be ``None``.
+
+    The sequential modes split the population into one block per device
+    first and map within each block, so that every device works through its
+    own trials instead of all of them.
+    """
 
     def one(hparams, key, carry, data):
         return train_lib.train(config, hparams, key, data, resume=carry, keep_carry=keep_carry)
@@ -209,15 +220,23 @@ def _mapped_train(config: train_lib.TrainConfig, mode: str, map_batch_size: int,
     batch = None if mode == "map" else map_batch_size
 
     def sequential(hparams, keys, carry, data):
-        return jax.lax.map(lambda args: one(*args, data), (hparams, keys, carry), batch_size=batch)
+        def block(population):
+            return jax.lax.map(lambda args: one(*args, data), population, batch_size=batch)
+
+        population = (hparams, keys, carry)
+        if num_devices == 1:
+            return block(population)
+        blocks = jax.tree.map(lambda x: x.reshape(num_devices, -1, *x.shape[1:]), population)
+        return jax.tree.map(lambda x: x.reshape(-1, *x.shape[2:]), jax.vmap(block)(blocks))
 
     return sequential
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(config: train_lib.TrainConfig, mode: str, map_batch_size: int, keep_carry: bool) -> Callable:
+def _compiled(config: train_lib.TrainConfig, mode: str, map_batch_size: int, keep_carry: bool,
+              num_devices: int = 1) -> Callable:
     # Cached across sweeps: rerunning or resuming in the same process does not compile again.
-    return jax.jit(_mapped_train(config, mode, map_batch_size, keep_carry))
+    return jax.jit(_mapped_train(config, mode, map_batch_size, keep_carry, num_devices))
 
 
 def _schedule_lengths(config: train_lib.TrainConfig, data: train_lib.Data, total_epochs: int) -> dict[str, int]:
@@ -285,6 +304,15 @@ def _records(plan, chunk, result, wall_time, earlier=None, **extra) -> list[dict
     return records
 
 
+def _tuples(value):
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+def _as_stored(record: dict, chunk_id: str) -> dict:
+    """A record as ``RunStore.records`` reads it back: static widths as tuples, with its chunk id."""
+    return {**record, "static": {k: _tuples(v) for k, v in record["static"].items()}, "chunk": chunk_id}
+
+
 # ---------------------------------------------------------------------------
 # Carries of successive halving
 
@@ -321,8 +349,8 @@ class _Carries:
 
     def _from_disk(self, rung: int, trial_ids: set[int]) -> dict[int, list[np.ndarray]]:
         prefix = f"r{rung}-"
-        names = sorted(n for n in os.listdir(self.directory) if n.startswith(prefix) and n.endswith(".npz")) \
-            if os.path.isdir(self.directory) else []
+        names = sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []
+        names = [name for name in names if name.startswith(prefix) and name.endswith(".npz")]
         found = {}
         for name in names:
             with np.load(os.path.join(self.directory, name), allow_pickle=False) as archive:
@@ -344,8 +372,8 @@ class _Carries:
         if missing:
             where = "memory" if self.directory is None else self.directory
             raise FileNotFoundError(
-                f"no saved training state after rung {rung} for trial(s) {missing} in {where}; delete the "
-                f"records of rung {rung + 1} and later (records/r{rung + 1}-*) to train them again"
+                f"cannot continue rung {rung + 1}: the training state of trial(s) {missing} after rung {rung} "
+                f"is missing from {where}; run the sweep again in a new directory"
             )
         specs, treedef = jax.tree.flatten(template)
         leaves = []
@@ -415,6 +443,14 @@ def _agree(plan, store, requested, choose, num_devices, settings, rank, world) -
     if store is not None and rank != 0:
         store.init(plan)  # checks the plan process 0 wrote
     return int(shared[0])
+
+
+def _shardings() -> tuple[NamedSharding, NamedSharding]:
+    """The population axis split over this process's devices, and a copy on each (for the data)."""
+    devices = jax.local_devices()
+    # Auto axes: XLA propagates the population sharding through the scans.
+    mesh = jax.make_mesh((len(devices),), ("trials",), (jax.sharding.AxisType.Auto,), devices=devices)
+    return NamedSharding(mesh, PartitionSpec("trials")), NamedSharding(mesh, PartitionSpec())
 
 
 def _barrier(name: str, world: int) -> None:
@@ -498,7 +534,7 @@ class _Run:
                         hparams, keys, data,
                     )
                 carry = jax.device_put(carries.take(rung - 1, chunk, templates[key]), self.population)
-            step = _compiled(config, self.mode, self.map_batch_size, keep_carry)
+            step = _compiled(config, self.mode, self.map_batch_size, keep_carry, self.num_devices)
             tic = time.perf_counter()
             result = step(hparams, keys, carry, self.on_mesh(chunk.static))
             jax.block_until_ready(result)
@@ -508,7 +544,7 @@ class _Run:
             if self.store is not None:
                 self.store.write_chunk(chunk_id, chunk_records)
             else:
-                self.records.extend(chunk_records)
+                self.records.extend(_as_stored(record, chunk_id) for record in chunk_records)
             if self.on_chunk is not None:
                 self.on_chunk(chunk_id, chunk_records)
             self.run += 1
@@ -595,6 +631,8 @@ def run_sweep(
         raise ValueError(f"map_batch_size must be a positive integer, got {map_batch_size!r}")
     if maximize is None:
         maximize = not ("loss" in metric or "error" in metric)  # as summarize decides
+    if not len(plan):
+        raise ValueError("the plan has no trials")
     halving = plan.info.get("strategy") == "halving"
     if halving and "rungs" not in plan.info:
         raise ValueError("a halving plan needs info['rungs']; build it with halving_plan")
@@ -602,20 +640,18 @@ def run_sweep(
     rank, world = jax.process_index(), jax.process_count()
     if world > 1 and out is None:
         raise ValueError(f"a sweep over {world} processes needs a run directory (out) that every process can reach")
-    devices = jax.local_devices()
-    num_devices = len(devices)
-    # Auto axes: XLA propagates the population sharding through the scans.
-    mesh = jax.make_mesh((num_devices,), ("trials",), (jax.sharding.AxisType.Auto,), devices=devices)
+    num_devices = len(jax.local_devices())
     store = RunStore(out) if out is not None else None
-    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world,
-               NamedSharding(mesh, PartitionSpec("trials")), NamedSharding(mesh, PartitionSpec()), num_devices)
+    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, *_shardings(), num_devices)
 
     groups = plan.groups()
     for group in groups:
         run.dataset(group.static)
 
     def choose() -> int:
-        return min(auto_chunk_size(group_config(g.static), run.dataset(g.static), len(g), num_devices) for g in groups)
+        # The size that fits every group; capped by the largest group, not the smallest, which is simply one chunk.
+        largest = max(len(g) for g in groups)
+        return min(auto_chunk_size(group_config(g.static), run.dataset(g.static), largest, num_devices) for g in groups)
 
     settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
     run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world)
