@@ -8,6 +8,9 @@ Layout of a run directory::
       records/g0-c1.json
       params/trial-17.npz  parameters saved with save_params (the best trial's)
       summary.json         counts and the best trial, rewritten as the sweep goes
+      engine.json          the engine's chunk size and mode; a resume must cut chunks alike
+      carries/r0-g0-c0.npz successive halving: a rung chunk's training state, until the
+                           next rung is complete
 
 Every file is written atomically: the bytes go to a hidden temporary file in
 the same directory, are flushed and ``fsync``-ed, and ``os.replace`` renames
