@@ -131,7 +131,8 @@ def tune_learning_rate(
     Runs one sweep: every contender (a dict of static settings, e.g.
     ``{"activation": "selu", "init": "lecun_normal", ...}``) x ``budget``
     log-spaced learning rates in ``[low, high]`` x ``seeds``. A contender's
-    learning rate is the one with the best mean ``best.<metric>`` over seeds.
+    learning rate is the one with the best mean ``best.<metric>`` over seeds,
+    among the rates at which no seed diverged.
 
     Returns:
       ``({contender: learning rate}, records)``.
@@ -157,8 +158,8 @@ def tune_learning_rate(
             if r["static"] == json.loads(json.dumps(static)):
                 value = r["best"].get(metric) if r["status"] == "ok" else None
                 scores.setdefault(r["dynamic"]["learning_rate"], []).append(value)
-        ranked = {rate: mean_spread(vals)[0] for rate, vals in scores.items()}
-        ranked = {rate: s for rate, s in ranked.items() if math.isfinite(s)}
+        # A rate counts only if every seed trained: one diverged seed disqualifies it.
+        ranked = {rate: mean_spread(vals)[0] for rate, vals in scores.items() if mean_spread(vals)[2] == len(vals)}
         if not ranked:
             raise ValueError(f"every learning rate diverged for contender {name!r}")
         best_rates[name] = (max if maximize else min)(ranked, key=ranked.get)

@@ -316,7 +316,8 @@ def _make_schedule(config: TrainConfig, hparams: HParams, steps_per_epoch: int):
     args = dict(hparams.schedule)
     if "peak_value" in parameters:
         args["peak_value"] = hparams.learning_rate
-        args.setdefault("init_value", 0.0)
+        if "init_value" in parameters:
+            args.setdefault("init_value", 0.0)
     else:
         args[next(iter(parameters))] = hparams.learning_rate
     for name in ("decay_steps", "transition_steps"):

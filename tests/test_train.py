@@ -119,6 +119,14 @@ def test_warmup_schedule_takes_the_learning_rate_as_peak(small):
     np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-6)
 
 
+def test_inverse_sqrt_schedule_by_name(small):
+    config = train.TrainConfig(hidden=(16,), epochs=2, batch_size=100, schedule="inverse_sqrt_schedule")
+    hparams = train.HParams.from_flat({"learning_rate": 0.1, "warmup_steps": 4}, config)
+    result = jax.jit(train.make_run(config, small))(hparams, jax.random.key(0))
+    expected = schedules.inverse_sqrt_schedule(0.1, 4)(jnp.array([3, 7]))
+    np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-6)
+
+
 def test_from_flat_routes_names_and_rejects_unknown():
     config = train.TrainConfig(optimizer="adam", schedule="exponential_decay")
     hparams = train.HParams.from_flat({"learning_rate": 0.1, "b1": 0.8, "decay_rate": 0.9, "l2": 1e-3}, config)
