@@ -117,11 +117,12 @@ def _train(args) -> int:
         batch_size=args.batch_size,
         epochs=args.epochs,
         batch_norm=args.batch_norm,
+        dropout=args.dropout if args.dropout_rate > 0 else None,
         early_stopping=args.patience is not None,
         patience=args.patience or 5,
     )
-    flat = {"learning_rate": args.learning_rate, "dropout_rate": args.dropout_rate,
-            "weight_decay": args.weight_decay, "l2": args.l2, **_parse_assignments(args.set)}
+    flat = {"learning_rate": args.learning_rate, "weight_decay": args.weight_decay, "l2": args.l2,
+            **({"dropout_rate": args.dropout_rate} if args.dropout_rate > 0 else {}), **_parse_assignments(args.set)}
     hparams = train.HParams.from_flat(flat, config)
     data = train.Data.load(args.dataset, args.data_dir, image=args.model == "cnn", seed=args.seed)
     print(f"jaxdl train: {args.model} {args.activation} {args.optimizer} lr={args.learning_rate:g} on "
@@ -201,7 +202,9 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--learning-rate", type=float, default=1e-3)
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--epochs", type=int, default=20)
-    train.add_argument("--dropout-rate", type=float, default=0.0)
+    train.add_argument("--dropout-rate", type=float, default=0.0, help="dropout after each hidden layer")
+    train.add_argument("--dropout", default="standard", choices=("standard", "alpha"),
+                       help="dropout kind when --dropout-rate > 0 (alpha for SELU)")
     train.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay")
     train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda/(2m)||W||^2")
     train.add_argument("--batch-norm", choices=("before", "after"), help="batch norm before or after the activation")

@@ -1,11 +1,12 @@
 """Flax NNX models built from a configuration: an MLP and a small CNN.
 
 Both models take their randomness explicitly. Layers are created from an
-``nnx.Rngs``; dropout takes a key and a rate *array* at call time, so the
-dropout rate is a dynamic hyperparameter that a sweep can vmap over::
+``nnx.Rngs``; dropout (when the configuration asks for it) takes a key and a
+rate *array* at call time, so the dropout rate is a dynamic hyperparameter
+that a sweep can vmap over::
 
     model = MLP(MLPConfig(in_features=64, hidden=(128, 64), out_features=10,
-                          activation="elu"), rngs=nnx.Rngs(0))
+                          activation="elu", dropout="standard"), rngs=nnx.Rngs(0))
     logits = model(x, train=True, dropout_rate=0.2, key=key)
 
 Training works on the pure split ``graphdef, params, batch_stats =
@@ -68,7 +69,8 @@ _MATCHING_INIT = {
 
 
 def default_initializer(activation: str) -> str:
-    """The initializer matched to ``activation``: LeCun, Glorot or He normal."""
+    """The initializer matched to ``activation``: LeCun normal for SELU and SERLU,
+    Glorot uniform for the saturating ones (tanh, sigmoid), He normal otherwise."""
     return _MATCHING_INIT.get(activation, "he_normal")
 
 
@@ -122,7 +124,8 @@ class MLPConfig:
       activation: any :mod:`jaxdl.activations` name. ``"maxout"`` makes each
         hidden layer compute ``maxout_pieces`` linear pieces per unit.
       init: kernel initializer name; ``None`` picks :func:`default_initializer`.
-      dropout: ``"standard"`` or ``"alpha"`` (for SELU); the rate is given at call time.
+      dropout: ``None`` (no dropout layers: no masks are drawn), ``"standard"``
+        or ``"alpha"`` (for SELU); the rate is given at call time.
       batch_norm: ``None``, ``"before"`` or ``"after"`` the activation.
       maxout_pieces: pieces per unit for maxout.
     """
@@ -132,7 +135,7 @@ class MLPConfig:
     out_features: int = 10
     activation: str = "relu"
     init: str | None = None
-    dropout: str = "standard"
+    dropout: str | None = None
     batch_norm: str | None = None
     maxout_pieces: int = 2
 
@@ -165,7 +168,7 @@ class CNNConfig:
     out_features: int = 10
     activation: str = "relu"
     init: str | None = None
-    dropout: str = "standard"
+    dropout: str | None = None
     batch_norm: str | None = None
     maxout_pieces: int = 2
 
@@ -183,8 +186,8 @@ class CNNConfig:
 def _check_common(config):
     activations.get(config.activation)
     get_initializer(config.init or default_initializer(config.activation))
-    if config.dropout not in _DROPOUTS:
-        raise ValueError(f"dropout must be one of {sorted(_DROPOUTS)}, got {config.dropout!r}")
+    if config.dropout is not None and config.dropout not in _DROPOUTS:
+        raise ValueError(f"dropout must be None or one of {sorted(_DROPOUTS)}, got {config.dropout!r}")
     if config.batch_norm not in (None, "before", "after"):
         raise ValueError(f"batch_norm must be None, 'before' or 'after', got {config.batch_norm!r}")
     if config.maxout_pieces < 1:
@@ -201,7 +204,7 @@ class _Block(nnx.Module):
         self.maxout = config.activation == "maxout"
         self.pieces = _pieces(config)
         self.activation = activations.get(config.activation)
-        self.dropout = _DROPOUTS[config.dropout]
+        self.dropout = _DROPOUTS[config.dropout] if config.dropout else None
         self.pool = pool
 
     def __call__(self, x, train, dropout_rate, key):
@@ -213,7 +216,7 @@ class _Block(nnx.Module):
             x = self.norm(x, use_running_average=not train)
         if self.pool:
             x = nnx.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
-        if train:
+        if train and self.dropout is not None:
             x = self.dropout(x, dropout_rate, key)
         return x
 
@@ -233,9 +236,10 @@ def _make_blocks(widths, in_width, config, rngs, make_layer, pool=False):
 
 
 def _forward(blocks, head, x, train, dropout_rate, key):
-    if train and key is None:
-        raise ValueError("training mode needs a dropout `key`")
-    keys = jax.random.split(key, len(blocks)) if train else [None] * len(blocks)
+    drops = train and any(block.dropout is not None for block in blocks)
+    if drops and key is None:
+        raise ValueError("training mode with dropout needs a dropout `key`")
+    keys = jax.random.split(key, len(blocks)) if drops else [None] * len(blocks)
     for block, block_key in zip(blocks, keys):
         if isinstance(block.layer, nnx.Linear) and x.ndim > 2:
             x = x.reshape(x.shape[0], -1)

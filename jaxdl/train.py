@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 from flax import nnx, struct
 
@@ -65,7 +66,8 @@ class TrainConfig:
       channels, dense: CNN conv channels and dense widths.
       activation: a :mod:`jaxdl.activations` name.
       init: initializer name, ``None`` for the one matched to the activation.
-      dropout: ``"standard"`` or ``"alpha"`` dropout (its rate is in HParams).
+      dropout: ``None`` (default: no dropout, no masks in the program), ``"standard"``
+        or ``"alpha"`` dropout, whose rate is ``HParams.dropout_rate``.
       batch_norm: ``None``, ``"before"`` or ``"after"`` the activation.
       optimizer: a :mod:`jaxdl.optim` name.
       schedule: a :mod:`jaxdl.schedules` name; the learning rate is its initial
@@ -88,7 +90,7 @@ class TrainConfig:
     dense: tuple[int, ...] = (64,)
     activation: str = "relu"
     init: str | None = None
-    dropout: str = "standard"
+    dropout: str | None = None
     batch_norm: str | None = None
     optimizer: str = "adam"
     schedule: str = "constant_schedule"
@@ -131,7 +133,8 @@ class HParams(NamedTuple):
       weight_decay: decoupled weight decay ``p <- p - lr * weight_decay * p``
         (passed to the optimizer when it takes ``weight_decay``, as AdamW does).
       l2: L2 penalty ``l2 / (2 m) * ||W||^2`` on kernels, added to the loss.
-      dropout_rate: dropout probability in the hidden layers.
+      dropout_rate: dropout probability in the hidden layers; needs
+        ``TrainConfig.dropout`` set (a non-zero rate without it is an error).
       optimizer: further optimizer arguments by name (``b1``, ``b2``, ``momentum``, ``decay`` ...).
       schedule: schedule arguments by name (``decay_rate``, ``warmup_steps`` ...).
     """
@@ -160,6 +163,8 @@ class HParams(NamedTuple):
         else is a ``ValueError``.
         """
         own = {k: v for k, v in values.items() if k in cls._fields}
+        if "dropout_rate" in own and config.dropout is None:
+            raise ValueError("dropout_rate needs dropout='standard' or 'alpha' in the configuration")
         optimizer_args = _accepted(optim.get(config.optimizer))
         schedule_args = _accepted(schedules.get(config.schedule))
         opt, sched = {}, {}
@@ -350,6 +355,13 @@ def evaluate(graphdef, params, batch_stats, x, y, loss_name: str = "cross_entrop
     return loss, accuracy
 
 
+def _nonzero(value) -> bool:
+    """Whether a concrete value is non-zero; traced values are not checked."""
+    if isinstance(value, jax.core.Tracer):
+        return False
+    return bool(np.any(np.asarray(value) != 0))
+
+
 def _tree_where(condition, on_true, on_false):
     return jax.tree.map(lambda a, b: jnp.where(condition, a, b), on_true, on_false)
 
@@ -384,6 +396,10 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
     optimizer, decays_itself = _make_optimizer(config, hparams, schedule)
     loss_fn = _LOSSES[config.loss]
 
+    if config.dropout is None and _nonzero(hparams.dropout_rate):
+        raise ValueError("dropout_rate is non-zero but the configuration has no dropout; "
+                         "set TrainConfig(dropout='standard') or 'alpha'")
+
     def objective(params, batch_stats, x, y, dropout_key):
         # Fresh variables: batch norm updates its statistics inside this trace.
         model = nnx.merge(graphdef, params, batch_stats, copy=True)
@@ -398,7 +414,8 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
     def step(carry, batch):
         params, batch_stats, opt_state, plateau, step_key = carry
         indices, count = batch
-        step_key, dropout_key = jax.random.split(step_key)
+        # Without dropout the step draws no random numbers at all.
+        step_key, dropout_key = jax.random.split(step_key) if config.dropout else (step_key, None)
         x, y = data.x_train[indices], data.y_train[indices]
         (_, (loss, accuracy, batch_stats)), grads = grad_fn(params, batch_stats, x, y, dropout_key)
         updates, opt_state = optimizer.update(grads, opt_state, params)

@@ -25,6 +25,7 @@ def test_lecture_mlp_has_266610_parameters():
     "config, x_shape",
     [
         (models.MLPConfig(64, (32, 16), 10), (5, 64)),
+        (models.MLPConfig(64, (32, 16), 10, dropout="standard"), (5, 64)),
         (models.MLPConfig(64, (32,), 3, activation="maxout", maxout_pieces=3), (5, 64)),
         (models.MLPConfig(64, (32,), 3, activation="maxout", maxout_pieces=1), (5, 64)),
         (models.MLPConfig(64, (32,), 10, batch_norm="before"), (5, 64)),
@@ -58,7 +59,7 @@ def test_cnn_parameter_count_matches_closed_form():
 
 
 def test_zero_dropout_rate_is_identity_in_training_mode():
-    model = build(models.MLPConfig(16, (32, 32), 4))
+    model = build(models.MLPConfig(16, (32, 32), 4, dropout="standard"))
     x = jax.random.normal(jax.random.key(0), (8, 16))
     trained = model(x, train=True, dropout_rate=0.0, key=jax.random.key(3))
     np.testing.assert_array_equal(trained, model(x))
@@ -81,7 +82,7 @@ def test_alpha_dropout_keeps_zero_mean_unit_variance():
 
 
 def test_dropout_rate_can_be_vmapped():
-    model = build(models.MLPConfig(16, (64,), 4))
+    model = build(models.MLPConfig(16, (64,), 4, dropout="standard"))
     graphdef, params = nnx.split(model, nnx.Param)
     x = jnp.ones((4, 16))
 
@@ -153,7 +154,13 @@ def test_bad_configuration_raises_clear_error(make, message):
         make()
 
 
-def test_training_mode_needs_a_key():
-    model = build(models.MLPConfig(8, (4,), 2))
+def test_training_mode_with_dropout_needs_a_key():
+    model = build(models.MLPConfig(8, (4,), 2, dropout="standard"))
     with pytest.raises(ValueError, match="key"):
         model(jnp.ones((2, 8)), train=True, dropout_rate=0.1)
+
+
+def test_without_dropout_training_mode_draws_nothing():
+    model = build(models.MLPConfig(8, (16,), 2))
+    x = jax.random.normal(jax.random.key(0), (4, 8))
+    np.testing.assert_array_equal(model(x, train=True, dropout_rate=0.5), model(x))

@@ -41,7 +41,7 @@ def test_reference_run_adam_reaches_97_percent(digits):
 
 
 def test_vmapped_population_equals_separate_runs(small):
-    config = train.TrainConfig(hidden=(32,), optimizer="adam", epochs=3)
+    config = train.TrainConfig(hidden=(32,), optimizer="adam", epochs=3, dropout="standard")
     run = train.make_run(config, small)
     rates = jnp.array([3e-4, 1e-3, 3e-3])
     keys = jax.random.split(jax.random.key(1), 3)
@@ -127,6 +127,14 @@ def test_inverse_sqrt_schedule_by_name(small):
     np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-6)
 
 
+def test_dropout_rate_without_dropout_is_an_error(small):
+    config = train.TrainConfig(hidden=(8,), epochs=1)
+    with pytest.raises(ValueError, match="dropout"):
+        train.train(config, train.HParams(dropout_rate=0.2), jax.random.key(0), small)
+    with pytest.raises(ValueError, match="dropout"):
+        train.HParams.from_flat({"dropout_rate": 0.2}, config)
+
+
 def test_from_flat_routes_names_and_rejects_unknown():
     config = train.TrainConfig(optimizer="adam", schedule="exponential_decay")
     hparams = train.HParams.from_flat({"learning_rate": 0.1, "b1": 0.8, "decay_rate": 0.9, "l2": 1e-3}, config)
@@ -150,9 +158,9 @@ def test_weight_decay_and_l2_shrink_the_weights(small):
 @pytest.mark.parametrize(
     "config",
     [
-        train.TrainConfig(hidden=(32,), batch_norm="before", epochs=3),
+        train.TrainConfig(hidden=(32,), batch_norm="before", dropout="standard", epochs=3),
         train.TrainConfig(hidden=(32,), activation="selu", dropout="alpha", epochs=3),
-        train.TrainConfig(model="cnn", channels=(8,), dense=(16,), epochs=6),
+        train.TrainConfig(model="cnn", channels=(8,), dense=(16,), dropout="standard", epochs=6),
     ],
 )
 def test_variants_learn(config, small):
