@@ -152,10 +152,10 @@ def tune_learning_rate(
     maximize = "loss" not in metric
     best_rates = {}
     for name in names:
-        static = dict(sorted(contenders[name].items()))
+        wanted = json.dumps(dict(contenders[name]), sort_keys=True)
         scores = {}
         for r in records:
-            if r["static"] == json.loads(json.dumps(static)):
+            if json.dumps(r["static"], sort_keys=True) == wanted:
                 value = r["best"].get(metric) if r["status"] == "ok" else None
                 scores.setdefault(r["dynamic"]["learning_rate"], []).append(value)
         # A rate counts only if every seed trained: one diverged seed disqualifies it.
