@@ -144,10 +144,12 @@ def test_values_match_numpy_reference(case):
 def test_values_and_gradients_match_jax_nn(case):
     result = evaluate(case)
     np.testing.assert_allclose(result["value"], result["jax_nn_value"], rtol=RTOL, atol=ATOL)
-    # jax.nn's tanh-form gelu forms 1 + tanh(u), which cancels for x < -4 and
-    # puts its gradient up to 3e-6 off; jaxdl's accuracy is pinned against
-    # float64 references by the tests above and below.
-    np.testing.assert_allclose(result["grad"], result["jax_nn_grad"], rtol=RTOL, atol=5e-6)
+    # jax.nn's tanh-form gelu forms 1 + tanh(u), which cancels below x = -3: its
+    # gradient there is off by up to 1e-5 (how much depends on the compiler's
+    # rounding), so it is no reference there. jaxdl's gradient is pinned against
+    # float64 references on the whole grid by the tests above and below.
+    valid = GRID >= -3.0 if case.name == "gelu" else np.ones_like(GRID, bool)
+    np.testing.assert_allclose(result["grad"][valid], result["jax_nn_grad"][valid], rtol=RTOL, atol=ATOL)
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)

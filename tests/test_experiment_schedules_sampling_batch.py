@@ -197,6 +197,6 @@ def test_batch_size_outputs_and_numbers(batch_run):
         assert len(result["train_loss_curve"]) == batch_run["epochs"]
         assert np.all(np.isfinite(result["val_loss_curve"]))
         # The timed single-model run reproduces the sweep's run at the same rate and seed.
-        assert result["single_run_max_val_loss_difference"] < 1e-4
+        assert result["single_run_max_val_loss_difference"] < 1e-5
     # A step of batch 1 is much cheaper than a full-batch step.
     assert results["1"]["us_per_step"] < results[full]["us_per_step"]

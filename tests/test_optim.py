@@ -450,7 +450,7 @@ CONVERGENCE_CASES = {
     ),
     "amsgrad": (lambda: jo.amsgrad(0.1), lambda: jo.amsgrad(0.2), 20_000),
     "adamax": (lambda: jo.adamax(0.1), lambda: jo.adamax(5e-2), 5_000),
-    "adagrad": (lambda: jo.adagrad(0.5), lambda: jo.adagrad(1.0), 10_000),
+    "adagrad": (lambda: jo.adagrad(0.5), lambda: jo.adagrad(1.0), 20_000),
     # Adadelta's unit-correcting step does not settle in Rosenbrock's curved
     # valley in float32 (it stalls or blows up for every rho/eps we tried),
     # so it is held to the parabola only.
