@@ -62,7 +62,7 @@ def _sweep(args) -> int:
 
 
 def _report(records, out, metric, top, seconds=None) -> int:
-    from jaxdl.sweep import report
+    from jaxdl.sweep import RunStore, report
 
     written = report.write_report(records, out, metric=metric, top=top)
     diverged = sum(r["status"] == "diverged" for r in records)
@@ -73,6 +73,12 @@ def _report(records, out, metric, top, seconds=None) -> int:
     print(f"{len(records)} trials{timing}, {diverged} diverged")
     for name, path in written["paths"].items():
         print(f"{name}: {path}")
+    summary = RunStore(out).summary() if os.path.exists(os.path.join(out, "summary.json")) else None
+    if summary and summary.get("best"):
+        best = summary["best"]["id"]
+        path = os.path.join(out, "params", f"trial-{best}.npz")
+        if os.path.exists(path):
+            print(f"best trial {best}: model state in {path} (jaxdl.sweep.RunStore(out).load_params({best}))")
     return 0
 
 

@@ -72,6 +72,7 @@ def test_sweep_from_toml_resumes_and_reports(tmp_path, capsys):
     assert "resumed: 2 finished chunks" in capsys.readouterr().out
     assert cli.main(["report", str(out)]) == 0
     table = capsys.readouterr().out
+    assert re.search(r"best trial \d+: model state in .*trial-\d+\.npz", table)
     assert table.count(" relu ") + table.count(" tanh ") == 4
 
 

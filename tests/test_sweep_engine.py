@@ -446,3 +446,23 @@ def test_halving_over_two_processes_gives_the_one_process_records(halving, tmp_p
     assert_records_close(store.records(), halving.records)
     assert store.summary()["best"] == halving.summary["best"]
     assert os.listdir(out / "carries") == []
+
+
+def test_best_trial_state_is_kept_and_reproduces_its_record(reference, data):
+    """The winner's parameters load back from the run directory and score what its record says."""
+    from flax import nnx
+
+    from jaxdl import models
+
+    best_id = reference.summary["best"]["id"]
+    record = next(r for r in reference.records if r["id"] == best_id)
+    config = train.TrainConfig(**{k: v for k, v in record["static"].items()})
+    model = models.build(train.model_config(config, data), jax.random.key(0))
+    graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    state = reference.store.load_params(best_id, like={"params": params, "batch_stats": batch_stats})
+    val_loss, val_accuracy = train.evaluate(graphdef, state["params"], state["batch_stats"], data.x_val, data.y_val)
+    np.testing.assert_allclose(float(val_accuracy), record["final"]["val_accuracy"], rtol=1e-6)
+    np.testing.assert_allclose(float(val_loss), record["final"]["val_loss"], rtol=1e-5)
+    # One state per chunk at most: the chunk's best, never a padding row.
+    saved = os.listdir(os.path.join(reference.store.path, "params"))
+    assert len(saved) <= len({r["chunk"] for r in reference.records})

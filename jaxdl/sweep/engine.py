@@ -481,6 +481,8 @@ class _Run:
     population: NamedSharding
     replicated: NamedSharding
     num_devices: int
+    metric: str = "val_accuracy"
+    maximize: bool = True
     placed: dict = dataclasses.field(default_factory=dict)
     records: list = dataclasses.field(default_factory=list)
     run: int = 0
@@ -542,6 +544,7 @@ class _Run:
             if keep_carry:
                 carries.put(rung, chunk_id, chunk, result.carry)  # before the records: they mark the chunk done
             if self.store is not None:
+                self._save_best_params(chunk, chunk_records, result)  # likewise before the records
                 self.store.write_chunk(chunk_id, chunk_records)
             else:
                 self.records.extend(_as_stored(record, chunk_id) for record in chunk_records)
@@ -551,6 +554,23 @@ class _Run:
             bar.update(chunk.num_valid)
         bar.close()
         return [prefix + c.id for c in chunks]
+
+    def _save_best_params(self, chunk: space_lib.Chunk, chunk_records: list[dict], result) -> None:
+        """Keep the chunk's best trial's model state: the sweep's best is always some chunk's best.
+
+        Saved as ``{"params": ..., "batch_stats": ...}`` with ``RunStore.save_params``;
+        ``RunStore.load_params(summary["best"]["id"])`` reads the winner back.
+        """
+        ids = [r["id"] for r in chunk_records]
+        scores = [r["best"].get(self.metric) for r in chunk_records]
+        diverged = [r["id"] for r in chunk_records if r["status"] == "diverged"]
+        ranking = space_lib.rank_trials(ids, scores, self.maximize, diverged)
+        if not ranking:
+            return
+        row = next(i for i, (trial, valid) in enumerate(zip(chunk.trial_ids, chunk.valid))
+                   if valid and int(trial) == ranking[0])
+        state = {"params": result.params, "batch_stats": result.batch_stats}
+        self.store.save_params(ranking[0], jax.tree.map(lambda leaf: np.asarray(leaf[row]), state))
 
     def all_records(self) -> list[dict]:
         if self.store is not None:
@@ -605,7 +625,9 @@ def run_sweep(
       data: the data set, or ``{name: Data}`` when the plan has a static ``dataset`` choice.
       out: run directory; ``None`` keeps results in memory only (one process
         only). An existing directory of the same plan resumes: finished
-        chunks are skipped.
+        chunks are skipped. The best trial of each chunk keeps its model state
+        there, so ``RunStore(out).load_params(summary["best"]["id"])`` returns
+        the winner's ``{"params", "batch_stats"}``.
       chunk_size: trials per compiled call; ``None`` picks the largest that
         fits a quarter of free memory (:func:`auto_chunk_size`), or, when
         resuming, the stored one. Rounded up to a multiple of the device count.
@@ -642,7 +664,8 @@ def run_sweep(
         raise ValueError(f"a sweep over {world} processes needs a run directory (out) that every process can reach")
     num_devices = len(jax.local_devices())
     store = RunStore(out) if out is not None else None
-    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, *_shardings(), num_devices)
+    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, *_shardings(), num_devices,
+               metric, maximize)
 
     groups = plan.groups()
     for group in groups:
