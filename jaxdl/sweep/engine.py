@@ -67,11 +67,12 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from jaxdl import data as data_lib
-from jaxdl import schedules
+from jaxdl import models, schedules
 from jaxdl import train as train_lib
 from jaxdl.sweep import space as space_lib
 from jaxdl.sweep.store import RunStore, atomic_write, make_record, summarize
@@ -129,8 +130,8 @@ def estimate_trial_bytes(config: train_lib.TrainConfig, data: train_lib.Data) ->
     The data set itself is shared by the trials and not counted here.
     """
     params = jax.eval_shape(
-        lambda key: train_lib.nnx.split(
-            train_lib.models.build(train_lib.model_config(config, data), key), train_lib.nnx.Param
+        lambda key: nnx.split(
+            models.build(train_lib.model_config(config, data), key), nnx.Param
         )[1],
         jax.random.key(0),
     )
@@ -258,13 +259,7 @@ def _hparams(chunk: space_lib.Chunk, config: train_lib.TrainConfig, defaults: Ma
     n = len(chunk)
     flat = {name: jnp.full((n,), value, jnp.float32) for name, value in defaults.items() if name not in chunk.dynamic}
     flat.update({name: jnp.asarray(values) for name, values in chunk.dynamic.items()})
-    hparams = train_lib.HParams.from_flat(flat, config)
-    fill = {
-        field: jnp.full((n,), getattr(train_lib.HParams(), field), jnp.float32)
-        for field in ("learning_rate", "weight_decay", "l2", "dropout_rate")
-        if field not in flat
-    }
-    return hparams._replace(**fill)
+    return train_lib.HParams.from_flat(flat, config).batched(n)
 
 
 def _is_key(leaf) -> bool:
