@@ -159,7 +159,8 @@ def tune_learning_rate(
                 value = r["best"].get(metric) if r["status"] == "ok" else None
                 scores.setdefault(r["dynamic"]["learning_rate"], []).append(value)
         # A rate counts only if every seed trained: one diverged seed disqualifies it.
-        ranked = {rate: mean_spread(vals)[0] for rate, vals in scores.items() if mean_spread(vals)[2] == len(vals)}
+        stats = {rate: mean_spread(vals) for rate, vals in scores.items()}
+        ranked = {rate: mean for rate, (mean, _, n) in stats.items() if n == len(scores[rate])}
         if not ranked:
             raise ValueError(f"every learning rate diverged for contender {name!r}")
         best_rates[name] = (max if maximize else min)(ranked, key=ranked.get)
