@@ -5,7 +5,8 @@ product, which suits dense layers; batched convolutions can be slower than
 running the trials one after another. This script times
 :func:`jaxdl.sweep.run_sweep` (in memory) in each mode on the digits, for
 the MLP and the CNN, end to end (compilation included) and once compiled
-(a second call), all in one run, and prints which mode wins for each model.
+(a second call), all in one run, and prints which mode wins for each model
+next to the mode that ``mode="auto"`` (the engine's default) picks for it.
 
     python -m benchmarks.sweep_modes            # N = 32 trials, 5 epochs
     python -m benchmarks.sweep_modes --quick    # a small check
@@ -23,6 +24,7 @@ import numpy as np
 
 from jaxdl import sweep, train
 
+MODES = ("vmap", "map", "chunked")
 MODELS = {
     "mlp": {"model": "mlp", "hidden": (64, 64)},
     "cnn": {"model": "cnn", "channels": (16, 32), "dense": (64,)},
@@ -64,7 +66,7 @@ def main(argv=None) -> dict:
     rows = []
     for name in args.models:
         plan = plan_for(MODELS[name], trials, epochs)
-        for mode in sweep.MODES:
+        for mode in MODES:
             timing = time_mode(plan, data, mode, min(args.map_batch_size, trials))
             rows.append({"model": name, "mode": mode, **timing})
             print(f"{name} {mode}: {timing['end_to_end_s']:.2f} s end to end, {timing['compiled_s']:.2f} s compiled",
@@ -83,10 +85,12 @@ def main(argv=None) -> dict:
             print(f"| {name} | {r['mode']} | {r['end_to_end_s']:.2f} | {r['compiled_s']:.2f} | "
                   f"{r['compiled_vs_vmap']:.2f}x | {r['best_val_accuracy']:.3f} |")
         winners[name] = {"compiled": min(mine, key=lambda r: r["compiled_s"])["mode"],
-                         "end_to_end": min(mine, key=lambda r: r["end_to_end_s"])["mode"]}
+                         "end_to_end": min(mine, key=lambda r: r["end_to_end_s"])["mode"],
+                         "auto": sweep.auto_mode(sweep.group_config(plan_for(MODELS[name], 1, 1)[0].static))}
     print()
     for name, won in winners.items():
-        print(f"{name}: fastest once compiled: {won['compiled']}; fastest end to end: {won['end_to_end']}")
+        print(f"{name}: fastest once compiled: {won['compiled']}; fastest end to end: {won['end_to_end']}; "
+              f"mode='auto' picks {won['auto']}")
     payload = {"trials": trials, "epochs": epochs, "map_batch_size": args.map_batch_size,
                "platform": device.platform, "devices": len(jax.devices()), "rows": rows, "winners": winners}
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)

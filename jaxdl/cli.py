@@ -140,7 +140,7 @@ def _train(args) -> int:
         bar.update(1)
         bar.set_postfix(loss=f"{float(row['train_loss']):.4f}", val_acc=f"{float(row['val_accuracy']):.4f}")
 
-    run = jax.jit(lambda h, k: train.train(config, h, k, data, on_epoch=on_epoch))
+    run = train.jit(lambda h, k: train.train(config, h, k, data, on_epoch=on_epoch))
     tic = time.perf_counter()
     result = jax.block_until_ready(run(hparams, jax.random.key(args.seed)))
     jax.effects_barrier()
@@ -182,7 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST / CIFAR-10 files")
     sweep.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split")
     sweep.add_argument("--chunk-size", type=int, help="trials per compiled call (default: fit a quarter of memory)")
-    sweep.add_argument("--mode", default="vmap", choices=("vmap", "map", "chunked"), help="how a chunk is batched")
+    sweep.add_argument("--mode", default="auto", choices=("auto", "vmap", "map", "chunked"),
+                       help="how a chunk is batched (default auto: map for a CNN on CPU, else vmap)")
     sweep.add_argument("--metric", default="val_accuracy", help="metric to rank by (default val_accuracy)")
     sweep.add_argument("--top", type=int, default=10, help="rows of the printed table")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -8,7 +8,10 @@ dropout rate, schedule parameters). Because :func:`train` is pure,
 
     jax.jit(jax.vmap(run))(hparams_batch, keys)
 
-trains a whole population in one compiled program.
+trains a whole population in one compiled program. :func:`jit` is
+``jax.jit`` with the compiler options jaxdl uses for its own programs (on
+XLA:CPU, half the compile time for the same run time; see
+:mod:`jaxdl._xla`).
 
 Inside the run, epochs are a ``lax.scan``; each epoch is a ``lax.scan`` over
 mini-batches drawn in-jit from a key. Early stopping, reduce-on-plateau and
@@ -40,6 +43,7 @@ from flax import nnx, struct
 
 from jaxdl import data as data_lib
 from jaxdl import losses, models, optim, schedules
+from jaxdl._xla import jit
 
 __all__ = [
     "TrainConfig",
@@ -48,6 +52,7 @@ __all__ = [
     "Result",
     "Carry",
     "make_run",
+    "jit",
     "train",
     "evaluate",
     "model_config",

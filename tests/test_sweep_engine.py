@@ -286,6 +286,33 @@ def test_modes_give_the_vmap_numbers(reference, small_plan, data, mode, map_batc
     assert_records_close(result.records, [r for r in reference.records if r["static"]["optimizer"] == "adam"])
 
 
+def test_auto_mode_maps_cnns_on_cpu_and_vmaps_the_rest():
+    from jaxdl.sweep import auto_mode
+
+    cnn, mlp = train.TrainConfig(model="cnn"), train.TrainConfig()
+    assert auto_mode(cnn, "cpu") == "map"
+    assert auto_mode(mlp, "cpu") == "vmap"
+    assert auto_mode(cnn, "gpu") == auto_mode(mlp, "tpu") == "vmap"
+
+
+def test_the_default_mode_is_chosen_per_group(reference, small_plan, data, monkeypatch):
+    from jaxdl.sweep import engine
+
+    chosen = []
+    compiled = engine._compiled
+
+    def spy(config, mode, *args):
+        chosen.append(mode)
+        return compiled(config, mode, *args)
+
+    monkeypatch.setattr(engine, "_compiled", spy)
+    monkeypatch.setattr(engine, "auto_mode", lambda config: "map" if config.optimizer == "adam" else "vmap")
+    result = run_sweep(small_plan, data, chunk_size=4, progress=False)
+    optimizers = sorted({t.static["optimizer"] for t in small_plan})
+    assert len(optimizers) > 1 and sorted(set(chosen)) == ["map", "vmap"]
+    assert_records_close(result.records, reference.records)
+
+
 # ---------------------------------------------------------------------------
 # 6. Chunk sizes
 

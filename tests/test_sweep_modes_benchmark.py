@@ -13,3 +13,4 @@ def test_quick_run_times_every_mode_and_names_a_winner(tmp_path):
     # Every mode trains the same trials: the same best validation accuracy.
     assert len({round(row["best_val_accuracy"], 6) for row in payload["rows"]}) == 1
     assert payload["winners"]["mlp"]["compiled"] in modes
+    assert payload["winners"]["mlp"]["auto"] == "vmap"

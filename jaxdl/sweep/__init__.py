@@ -1,6 +1,14 @@
 """Vmapped hyperparameter sweeps: search spaces, plans, the engine and the result store."""
 
-from jaxdl.sweep.engine import MODES, SweepResult, auto_chunk_size, estimate_trial_bytes, group_config, run_sweep
+from jaxdl.sweep.engine import (
+    MODES,
+    SweepResult,
+    auto_chunk_size,
+    auto_mode,
+    estimate_trial_bytes,
+    group_config,
+    run_sweep,
+)
 from jaxdl.sweep.space import (
     Plan,
     Space,
@@ -31,6 +39,7 @@ __all__ = [
     "SweepResult",
     "Trial",
     "auto_chunk_size",
+    "auto_mode",
     "build_plan",
     "choice",
     "estimate_trial_bytes",
