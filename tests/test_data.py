@@ -425,6 +425,24 @@ def test_epoch_batches_in_scan_and_vmap():
     assert not np.array_equal(stacked[0], stacked[1])
 
 
+@pytest.mark.parametrize("n", [1, 2, 7, 128, 1078, 1626, 5000])
+def test_permutation_is_jax_random_permutation_bit_for_bit(n):
+    """1,626 is the first size JAX shuffles in two rounds."""
+    keys = jax.random.split(jax.random.key(n), 64)
+    ours = jax.jit(jax.vmap(lambda k: data.permutation(k, n)))(keys)
+    theirs = jax.vmap(lambda k: jax.random.permutation(k, n))(keys)
+    assert ours.dtype == jnp.int32
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_stable_argsort_orders_ties_by_position():
+    rng = np.random.default_rng(0)
+    for size, distinct in [(1000, 7), (1000, 1), (33, 33), (5, 2)]:
+        keys = rng.integers(0, distinct, size).astype(np.uint32)
+        got = data._stable_argsort(jnp.asarray(keys), max(1, (size - 1).bit_length()))
+        np.testing.assert_array_equal(got, np.argsort(keys, kind="stable"))
+
+
 def test_take_pytree():
     x = np.arange(12.0).reshape(6, 2)
     y = np.arange(6)
