@@ -169,6 +169,8 @@ def test_bad_arguments_raise_before_any_work(small_plan, data):
         run_sweep(small_plan, data, mode="pmap")
     with pytest.raises(ValueError, match="chunk_size must be a positive integer"):
         run_sweep(small_plan, data, chunk_size=0)
+    with pytest.raises(ValueError, match="parts must be a positive integer"):
+        run_sweep(small_plan, data, parts=0)
     with pytest.raises(ValueError, match="data set 'mnist'"):
         plan = Plan(tuple(Trial(t.id, {**t.static, "dataset": "mnist"}, t.dynamic, t.seed) for t in small_plan))
         run_sweep(plan, {"digits": data})
@@ -284,6 +286,42 @@ def test_modes_give_the_vmap_numbers(reference, small_plan, data, mode, map_batc
     adam = small_plan.select(t.id for t in small_plan if t.static["optimizer"] == "adam")
     result = run_sweep(adam, data, chunk_size=4, mode=mode, map_batch_size=map_batch_size, progress=False)
     assert_records_close(result.records, [r for r in reference.records if r["static"]["optimizer"] == "adam"])
+
+
+def test_chunks_in_parts_give_the_numbers_of_whole_chunks(reference, small_plan, data):
+    whole = run_sweep(small_plan, data, chunk_size=4, parts=1, progress=False)
+    halves = run_sweep(small_plan, data, chunk_size=4, parts=2, progress=False)
+    padded = run_sweep(small_plan, data, chunk_size=5, parts=2, progress=False)  # 3 + 2 and a copy
+    assert_records_close(halves.records, whole.records)
+    assert_records_close(padded.records, whole.records)
+
+
+def test_run_in_parts_cuts_equal_slices_and_pads_the_last():
+    from jaxdl.sweep import run_in_parts
+
+    calls = []
+
+    def program(hparams, keys, carry, data):
+        calls.append(keys.shape[0])
+        return {"twice": 2 * hparams + data, "keys": keys, "carry": carry}
+
+    hparams, keys = jnp.arange(10.0), jnp.arange(10) + 100
+    for parts, slices in [(1, [10]), (2, [5, 5]), (4, [3, 3, 3, 3]), (64, [1] * 10)]:
+        for threads in (None, 1):
+            calls.clear()
+            out = run_in_parts(program, parts, hparams, keys, None, 7, threads=threads)
+            assert calls == slices if threads == 1 else sorted(calls) == slices
+            np.testing.assert_array_equal(out["twice"], 2 * hparams + 7)  # in order, padding dropped
+            np.testing.assert_array_equal(out["keys"], keys)
+            assert out["carry"] is None
+
+
+def test_default_parts_on_one_cpu_device():
+    from jaxdl.sweep import default_parts, engine
+
+    cores = os.cpu_count()
+    assert default_parts(1) == cores
+    assert default_parts(engine.SLICE_TRIALS * 4 * cores) == 4 * cores
 
 
 def test_auto_mode_maps_cnns_on_cpu_and_vmaps_the_rest():
