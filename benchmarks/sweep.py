@@ -11,11 +11,19 @@ set's statistics) with Adam, batch 128, 20 epochs, four ways:
 (b) a Python loop over trials with one shared jitted step, the learning rate
     an argument through ``optax.inject_hyperparams(optax.adam)`` (compiled
     once), looping over epochs and mini-batches in Python;
-(c) jaxdl's pure run, ``jax.jit(partial(jaxdl.train.train, config))``,
+(c) jaxdl's pure run, ``jaxdl.train.jit(partial(jaxdl.train.train, config))``,
     compiled once and called trial after trial;
-(d) jaxdl's sweep, ``jax.jit(jax.vmap(partial(train, config)))``: every trial
-    in one compiled call (and ``jaxdl.sweep.run_sweep`` in memory, which adds
-    planning and per-trial records).
+(d) jaxdl's sweep: the engine's program for a chunk,
+    ``jaxdl.sweep.population_program(config)`` (``jaxdl.train.jit`` of
+    ``jax.vmap`` of the run), compiled once and called through
+    ``jaxdl.sweep.run_in_parts``, which on one CPU device runs one slice of
+    the population per core from host threads (XLA:CPU runs each operation
+    on one core; the slices use all of them); and ``jaxdl.sweep.run_sweep``
+    in memory, which adds planning and per-trial records.
+
+``jaxdl.train.jit`` is ``jax.jit`` with the compiler options jaxdl compiles
+its own programs with (on XLA:CPU ``xla_backend_optimization_level=1``, see
+``jaxdl/_xla.py``); (a) and (b) use plain ``jax.jit``, as their users do.
 
 Every way does the same work per trial: the same model and initialisation
 (the jaxdl MLP through nnx split/merge; (a) and (b) share one jitted
@@ -276,8 +284,8 @@ def population(trials):
     return hparams, keys
 
 
-def make_sweep(config):
-    return jax.jit(jax.vmap(partial(train_lib.train, config), in_axes=(0, 0, None)))
+def take(tree, count: int):
+    return jax.tree.map(lambda x: x[:count], tree)
 
 
 def _xla_flops(compiled) -> float | None:
@@ -323,13 +331,15 @@ def measure_sweep(config, data, trials, repeats: int, timings: Timings | None = 
     """(d) at one N: compile and a first call, then ``repeats`` calls of the compiled program."""
     hparams, keys = population(trials)
     timings = timings if timings is not None else Timings()
+    parts = sweep.default_parts(len(trials))
+    part = sweep.slice_length(len(trials), parts)
 
     def call():
-        result = compiled(hparams, keys, data)
+        result = sweep.run_in_parts(compiled, parts, hparams, keys, None, data)
         return jax.device_get({"history": result.history, "metrics": result.metrics})
 
     wall, cpu = time.perf_counter(), time.process_time()
-    compiled = make_sweep(config).lower(hparams, keys, data).compile()
+    compiled = sweep.population_program(config).lower(take(hparams, part), keys[:part], None, data).compile()
     compile_s, compile_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
     history = call()["history"]
     timings.add("end_to_end", time.perf_counter() - wall, time.process_time() - cpu)
@@ -339,7 +349,8 @@ def measure_sweep(config, data, trials, repeats: int, timings: Timings | None = 
         "timings": timings,
         "compile_s": compile_s,
         "compile_cpu_s": compile_cpu_s,
-        "xla_flops": _xla_flops(compiled),
+        "xla_flops": None if _xla_flops(compiled) is None else len(trials) / part * _xla_flops(compiled),
+        "parts": -(-len(trials) // part),
         "best_val_accuracy": float(np.nanmax(history["val_accuracy"])),
     }
 
@@ -401,7 +412,7 @@ def benchmark(args) -> dict:
         accuracy["b"] = best_val_accuracy(results)
         _log(_round_line(round_index, "(b)", timings["b"]))
 
-        run = jax.jit(partial(train_lib.train, config))
+        run = train_lib.jit(partial(train_lib.train, config))
         for kind in ("end_to_end", "compiled"):
             results, wall, cpu = _timed(run_one_by_one, run, trials, data)
             timings["c"].add(kind, wall, cpu)
@@ -410,7 +421,7 @@ def benchmark(args) -> dict:
 
         measured = measure_sweep(config, data, trials, 1, timings["d"])
         accuracy["d"] = measured["best_val_accuracy"]
-        xla_flops = measured["xla_flops"]
+        xla_flops, parts_n = measured["xla_flops"], measured["parts"]
         compile_seconds.append(measured["compile_s"])
         _log(_round_line(round_index, "(d)", timings["d"], f" ({measured['compile_s']:.2f} s compiling)"))
 
@@ -434,11 +445,12 @@ def benchmark(args) -> dict:
     scaling = {}
     for count in args.scaling:
         if count == n:
-            row = {"compile_s": statistic(compile_seconds), **timings["d"].summary(statistic)}
+            row = {"compile_s": statistic(compile_seconds), "parts": parts_n, **timings["d"].summary(statistic)}
         else:
             jax.clear_caches()
             measured = measure_sweep(config, data, plan_trials(make_plan(count, args.epochs)), args.repeats)
-            row = {"compile_s": measured["compile_s"], **measured["timings"].summary(statistic)}
+            row = {"compile_s": measured["compile_s"], "parts": measured["parts"],
+                   **measured["timings"].summary(statistic)}
         row["per_trial_ms"] = 1e3 * row["compiled_s"] / count
         row["per_trial_cpu_ms"] = 1e3 * row["compiled_cpu_s"] / count
         row["flops_per_s"] = per_trial_flops * count / row["compiled_s"]
@@ -592,12 +604,12 @@ def format_report(results: dict) -> str:
         "",
         "### (d) against N",
         "",
-        "| N | end to end s | of which compiling s | compiled s | ms / trial | CPU ms / trial | GFLOP/s |",
-        "|---:|---:|---:|---:|---:|---:|---:|",
+        "| N | slices | end to end s | of which compiling s | compiled s | ms / trial | CPU ms / trial | GFLOP/s |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for count, row in results["scaling"].items():
         lines.append(
-            f"| {count} | {row['end_to_end_s']:.2f} | {row['compile_s']:.2f} | {row['compiled_s']:.3f} | "
+            f"| {count} | {row['parts']} | {row['end_to_end_s']:.2f} | {row['compile_s']:.2f} | {row['compiled_s']:.3f} | "
             f"{row['per_trial_ms']:.2f} | {row['per_trial_cpu_ms']:.2f} | {row['flops_per_s'] / 1e9:.2f} |"
         )
     matmul = flops["matmul"]
