@@ -328,23 +328,41 @@ def run_in_parts(program: Callable, parts: int, hparams, keys, carry, data, *, t
     return _join(size, results)
 
 
-# Cutting and joining are one small program each: a first call compiles two
-# programs, not one per leaf and slice.
-@functools.partial(jax.jit, static_argnums=(0, 1, 2))
-def _cut(size: int, count: int, length: int, population):
-    """``count`` slices of ``length`` trials; the last padded with copies of trial ``size - 1``."""
+def _is_prng_key(leaf) -> bool:
+    return jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key)
+
+
+def _cut(size: int, count: int, length: int, population) -> list:
+    """``count`` slices of ``length`` trials; the last padded with copies of trial ``size - 1``.
+
+    Plain arrays are cut on the host (a view and a copy to the device, no
+    program to compile); PRNG keys, which NumPy cannot hold, by one small program.
+    """
     def pieces(x):
-        x = jnp.concatenate([x, jnp.repeat(x[-1:], count * length - size, axis=0)])
-        return [x[i * length:(i + 1) * length] for i in range(count)]
+        if _is_prng_key(x):
+            return _cut_keys(x, count * length - size, count)
+        x = np.asarray(x)
+        x = np.concatenate([x, np.repeat(x[-1:], count * length - size, axis=0)])
+        return [jax.device_put(x[i * length:(i + 1) * length]) for i in range(count)]
 
     leaves, treedef = jax.tree.flatten(population)
     cut = [pieces(leaf) for leaf in leaves]
     return [treedef.unflatten([c[i] for c in cut]) for i in range(count)]
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _join(size: int, results):
-    return jax.tree.map(lambda *leaves: jnp.concatenate(leaves)[:size], *results)
+@functools.partial(jax.jit, static_argnums=(1, 2))
+def _cut_keys(keys, pad: int, count: int) -> list:
+    return jnp.split(jnp.concatenate([keys, jnp.repeat(keys[-1:], pad, axis=0)]), count)
+
+
+def _join(size: int, results: list):
+    """The slices' results concatenated in order, padding dropped (on the host, as :func:`_cut`)."""
+    def join(*leaves):
+        if _is_prng_key(leaves[0]):
+            return jnp.concatenate(leaves)[:size]
+        return jax.device_put(np.concatenate([np.asarray(leaf) for leaf in leaves])[:size])
+
+    return jax.tree.map(join, *results)
 
 
 def _schedule_lengths(config: train_lib.TrainConfig, data: train_lib.Data, total_epochs: int) -> dict[str, int]:
