@@ -3,7 +3,7 @@
 XLA:CPU runs each operation of a program on one core, so the engine runs a
 chunk as slices side by side, one per host thread
 (:func:`jaxdl.sweep.run_in_parts`), by default at least one per core and
-one per 32 trials (:func:`jaxdl.sweep.default_parts`). This script times the
+one per 4 trials (:func:`jaxdl.sweep.default_parts`). This script times the
 digits MLP sweep of ``benchmarks.sweep`` (Adam, batch 128, 64 x 64 hidden)
 once compiled, for each number of slices (powers of two up to the
 population) and each population size, all in one run, with as many threads

@@ -27,7 +27,7 @@ for a CNN on XLA:CPU, where ``python -m benchmarks.sweep_modes`` measured it
 On several devices the sequential modes map over each device's own block
 of the chunk, so no device waits for, or repeats, another's trials.
 
-On one CPU device a chunk runs as slices of at most 32 trials, at least
+On one CPU device a chunk runs as slices of at most 4 trials, at least
 one per core, each slice's program started from its own host thread
 (:func:`run_in_parts`): XLA:CPU runs the operations of one program one at a
 time, each on one core, so slices side by side keep every core busy. The
@@ -274,10 +274,13 @@ def population_program(config: train_lib.TrainConfig, mode: str = "vmap", *, map
     return _compiled(config, mode, map_batch_size, keep_carry, 1)
 
 
-# Trials per slice on a CPU: a slice's activations stay within a core's cache.
-# On 2 cores the digits MLP (batch 128, width 64) ran 9.0-9.5 ms per trial in
-# slices of 16 to 64 and 11.9 ms in slices of 128 (``benchmarks/sweep_parts.py``).
-SLICE_TRIALS = 32
+# Trials per slice on a CPU. Vmapping more trials into one program gains
+# nothing there once every core has a slice, and small slices keep their
+# activations in a core's cache: the digits MLP (batch 128, width 64) ran
+# 8.2 ms per trial in slices of 4, 8.7-9.0 in slices of 8 to 32 and 10.3 in
+# slices of 128 on 2 cores, and slices of 4 were the fastest on 16 cores too
+# (``python -m benchmarks.sweep_parts``, results in benchmarks/results/).
+SLICE_TRIALS = 4
 
 
 def default_parts(size: int) -> int:
@@ -335,32 +338,31 @@ def _is_prng_key(leaf) -> bool:
 def _cut(size: int, count: int, length: int, population) -> list:
     """``count`` slices of ``length`` trials; the last padded with copies of trial ``size - 1``.
 
-    Plain arrays are cut on the host (a view and a copy to the device, no
-    program to compile); PRNG keys, which NumPy cannot hold, by one small program.
+    Arrays are cut on the host: a view and a copy to the device, no program
+    to compile for each slice. PRNG keys are cut as their raw data.
     """
     def pieces(x):
+        wrap = jax.device_put
         if _is_prng_key(x):
-            return _cut_keys(x, count * length - size, count)
+            impl, x = jax.random.key_impl(x), jax.random.key_data(x)
+            wrap = functools.partial(jax.random.wrap_key_data, impl=impl)
         x = np.asarray(x)
         x = np.concatenate([x, np.repeat(x[-1:], count * length - size, axis=0)])
-        return [jax.device_put(x[i * length:(i + 1) * length]) for i in range(count)]
+        return [wrap(x[i * length:(i + 1) * length]) for i in range(count)]
 
     leaves, treedef = jax.tree.flatten(population)
     cut = [pieces(leaf) for leaf in leaves]
     return [treedef.unflatten([c[i] for c in cut]) for i in range(count)]
 
 
-@functools.partial(jax.jit, static_argnums=(1, 2))
-def _cut_keys(keys, pad: int, count: int) -> list:
-    return jnp.split(jnp.concatenate([keys, jnp.repeat(keys[-1:], pad, axis=0)]), count)
-
-
 def _join(size: int, results: list):
     """The slices' results concatenated in order, padding dropped (on the host, as :func:`_cut`)."""
     def join(*leaves):
+        wrap = jax.device_put
         if _is_prng_key(leaves[0]):
-            return jnp.concatenate(leaves)[:size]
-        return jax.device_put(np.concatenate([np.asarray(leaf) for leaf in leaves])[:size])
+            wrap = functools.partial(jax.random.wrap_key_data, impl=jax.random.key_impl(leaves[0]))
+            leaves = [jax.random.key_data(leaf) for leaf in leaves]
+        return wrap(np.concatenate([np.asarray(leaf) for leaf in leaves])[:size])
 
     return jax.tree.map(join, *results)
 
@@ -760,7 +762,7 @@ def run_sweep(
       map_batch_size: sub-batch size of ``"chunked"``.
       parts: run each chunk as this many slices side by side from host
         threads (:func:`run_in_parts`); ``None``: :func:`default_parts` (on
-        one CPU device one per core and per 32 trials, else 1). The numbers
+        one CPU device one per core and per 4 trials, else 1). The numbers
         do not depend on it beyond float32 rounding.
       metric: ranking metric of the summary and of halving (``best.<metric>``).
       maximize: whether larger ``metric`` is better; default ``False`` for
