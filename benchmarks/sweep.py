@@ -284,8 +284,9 @@ def population(trials):
     return hparams, keys
 
 
-def take(tree, count: int):
-    return jax.tree.map(lambda x: x[:count], tree)
+def first_rows(tree, count: int):
+    """Shapes and dtypes of ``tree``'s leaves cut to ``count`` rows: what a slice's program is compiled for."""
+    return jax.tree.map(lambda x: jax.ShapeDtypeStruct((count, *x.shape[1:]), x.dtype), tree)
 
 
 def _xla_flops(compiled) -> float | None:
@@ -339,7 +340,7 @@ def measure_sweep(config, data, trials, repeats: int, timings: Timings | None = 
         return jax.device_get({"history": result.history, "metrics": result.metrics})
 
     wall, cpu = time.perf_counter(), time.process_time()
-    compiled = sweep.population_program(config).lower(take(hparams, part), keys[:part], None, data).compile()
+    compiled = sweep.population_program(config).lower(*first_rows((hparams, keys), part), None, data).compile()
     compile_s, compile_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
     history = call()["history"]
     timings.add("end_to_end", time.perf_counter() - wall, time.process_time() - cpu)
