@@ -54,7 +54,7 @@ def main(argv=None) -> dict:
     epochs = args.epochs or (1 if args.quick else 20)
     if min(sizes) < 1 or epochs < 1 or args.repeats < 1:
         p.error("--trials, --epochs and --repeats must be positive integers")
-    cores = os.cpu_count() or 1
+    cores = sweep.engine.usable_cores()
     data = sweep_benchmark.load_data()
     rows = []
     for size in sizes:

@@ -319,7 +319,7 @@ def test_run_in_parts_cuts_equal_slices_and_pads_the_last():
 def test_default_parts_on_one_cpu_device():
     from jaxdl.sweep import default_parts, engine
 
-    cores = os.cpu_count()
+    cores = engine.usable_cores()
     assert default_parts(1) == cores
     assert default_parts(engine.SLICE_TRIALS * 4 * cores) == 4 * cores
 

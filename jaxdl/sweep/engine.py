@@ -287,6 +287,13 @@ def population_program(config: train_lib.TrainConfig, mode: str = "vmap", *, map
 SLICE_TRIALS = 4
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system reports one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1
+
+
 def default_parts(size: int) -> int:
     """Slices :func:`run_in_parts` cuts a chunk of ``size`` trials into by default.
 
@@ -295,7 +302,7 @@ def default_parts(size: int) -> int:
     """
     if jax.default_backend() != "cpu" or len(jax.local_devices()) > 1:
         return 1
-    return max(os.cpu_count() or 1, -(-size // SLICE_TRIALS))
+    return max(usable_cores(), -(-size // SLICE_TRIALS))
 
 
 def slice_length(size: int, parts: int) -> int:
@@ -317,7 +324,7 @@ def run_in_parts(program: Callable, parts: int, hparams, keys, carry, data, *, t
     The population is cut into slices of :func:`slice_length` trials, the
     last padded with copies of the last trial (whose results are dropped),
     so that every slice runs the one program compiled for that length. At
-    most ``threads`` slices (default: the CPU count) run at a time. The
+    most ``threads`` slices (default: :func:`usable_cores`) run at a time. The
     results are concatenated back in order: the caller sees one ``Result``.
     A trial's numbers are those of an unsliced call to float32 rounding, as
     between any two population sizes: XLA may block a product over the
@@ -330,7 +337,7 @@ def run_in_parts(program: Callable, parts: int, hparams, keys, carry, data, *, t
         return program(hparams, keys, carry, data)
     count = -(-size // length)
     pieces = _cut(size, count, length, (hparams, keys, carry))
-    with concurrent.futures.ThreadPoolExecutor(min(count, threads or os.cpu_count() or 1)) as pool:
+    with concurrent.futures.ThreadPoolExecutor(min(count, threads or usable_cores())) as pool:
         results = list(pool.map(lambda piece: jax.block_until_ready(program(*piece, data)), pieces))
     return _join(size, results)
 
