@@ -54,8 +54,8 @@ def _sweep(args) -> int:
     if not any("dataset" in t.static for t in plan):
         data = data[args.dataset]
     print(f"jaxdl sweep: {len(plan)} trials in {len(plan.groups())} static groups -> {out}")
-    result = sweep.run_sweep(plan, data, out, chunk_size=args.chunk_size, mode=args.mode, metric=args.metric,
-                             progress=not args.quiet)
+    result = sweep.run_sweep(plan, data, out, chunk_size=args.chunk_size, mode=args.mode, parts=args.parts,
+                             metric=args.metric, progress=not args.quiet)
     if result.chunks_skipped:
         print(f"resumed: {result.chunks_skipped} finished chunks found in {out}, {result.chunks_run} run now")
     return _report(result.records, out, args.metric, args.top, seconds=result.seconds)
@@ -182,6 +182,8 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST / CIFAR-10 files")
     sweep.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split")
     sweep.add_argument("--chunk-size", type=int, help="trials per compiled call (default: fit a quarter of memory)")
+    sweep.add_argument("--parts", type=int, help="slices of a chunk run side by side from host threads "
+                                                  "(default on one CPU device: one per core, at most 4 trials each)")
     sweep.add_argument("--mode", default="auto", choices=("auto", "vmap", "map", "chunked"),
                        help="how a chunk is batched (default auto: map for a CNN on CPU, else vmap)")
     sweep.add_argument("--metric", default="val_accuracy", help="metric to rank by (default val_accuracy)")

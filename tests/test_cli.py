@@ -50,6 +50,7 @@ def test_train_prints_table_metrics_and_writes_curves(tmp_path, capsys):
         (["train", "--set", "b1"], "NAME=VALUE"),
         (["report", "/no/such/run"], "/no/such/run"),
         (["sweep", "--config", "/no/such/file.toml"], "file.toml"),
+        (["sweep", "--parts", "0"], "parts must be a positive integer"),
     ],
 )
 def test_bad_arguments_give_one_clear_line_and_exit_2(argv, message, capsys):
