@@ -342,6 +342,7 @@ def measure_sweep(config, data, trials, repeats: int, timings: Timings | None = 
     wall, cpu = time.perf_counter(), time.process_time()
     compiled = sweep.population_program(config).lower(*first_rows((hparams, keys), part), None, data).compile()
     compile_s, compile_cpu_s = time.perf_counter() - wall, time.process_time() - cpu
+    slice_flops = _xla_flops(compiled)
     history = call()["history"]
     timings.add("end_to_end", time.perf_counter() - wall, time.process_time() - cpu)
     for _ in range(repeats):
@@ -350,7 +351,7 @@ def measure_sweep(config, data, trials, repeats: int, timings: Timings | None = 
         "timings": timings,
         "compile_s": compile_s,
         "compile_cpu_s": compile_cpu_s,
-        "xla_flops": None if _xla_flops(compiled) is None else len(trials) / part * _xla_flops(compiled),
+        "xla_flops": None if slice_flops is None else len(trials) / part * slice_flops,
         "parts": -(-len(trials) // part),
         "best_val_accuracy": float(np.nanmax(history["val_accuracy"])),
     }

@@ -24,7 +24,7 @@ import numpy as np
 
 from jaxdl import sweep, train
 
-MODES = ("vmap", "map", "chunked")
+MODES = tuple(mode for mode in sweep.MODES if mode != "auto")  # what "auto" chooses between
 MODELS = {
     "mlp": {"model": "mlp", "hidden": (64, 64)},
     "cnn": {"model": "cnn", "channels": (16, 32), "dense": (64,)},

@@ -60,11 +60,12 @@ def main(argv=None) -> dict:
     for size in sizes:
         plan = sweep_benchmark.make_plan(size, epochs)
         config, trials = sweep_benchmark.plan_config(plan), sweep_benchmark.plan_trials(plan)
-        counts = sorted({2**k for k in range(size.bit_length()) if 2**k <= size} | {sweep.default_parts(size)})
+        default = sweep.default_parts(size)
+        counts = sorted({2**k for k in range(size.bit_length()) if 2**k <= size} | {default})
         for parts in counts:
             seconds = time_parts(config, data, trials, parts, args.repeats)
             rows.append({"trials": size, "parts": parts, "slice_length": sweep.slice_length(size, parts),
-                         "default": parts == sweep.default_parts(size), "seconds": seconds})
+                         "default": parts == default, "seconds": seconds})
             print(f"N={size} parts={parts}: {seconds:.3f} s", flush=True)
     for row in rows:
         one = next(r["seconds"] for r in rows if r["trials"] == row["trials"] and r["parts"] == 1)

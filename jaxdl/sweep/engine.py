@@ -342,22 +342,25 @@ def run_in_parts(program: Callable, parts: int, hparams, keys, carry, data, *, t
     return _join(size, results)
 
 
-def _is_prng_key(leaf) -> bool:
-    return jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key)
+def _to_host(leaf) -> tuple[np.ndarray, Callable]:
+    """``leaf`` as a NumPy array, and the function that puts such an array back on the device.
+
+    PRNG keys, which NumPy cannot hold, travel as their raw data.
+    """
+    if jax.dtypes.issubdtype(getattr(leaf, "dtype", None), jax.dtypes.prng_key):
+        wrap = functools.partial(jax.random.wrap_key_data, impl=jax.random.key_impl(leaf))
+        return np.asarray(jax.random.key_data(leaf)), wrap
+    return np.asarray(leaf), jax.device_put
 
 
 def _cut(size: int, count: int, length: int, population) -> list:
     """``count`` slices of ``length`` trials; the last padded with copies of trial ``size - 1``.
 
-    Arrays are cut on the host: a view and a copy to the device, no program
-    to compile for each slice. PRNG keys are cut as their raw data.
+    Arrays are cut on the host (:func:`_to_host`): a view and a copy to the
+    device, no program to compile for each slice.
     """
-    def pieces(x):
-        wrap = jax.device_put
-        if _is_prng_key(x):
-            impl, x = jax.random.key_impl(x), jax.random.key_data(x)
-            wrap = functools.partial(jax.random.wrap_key_data, impl=impl)
-        x = np.asarray(x)
+    def pieces(leaf):
+        x, wrap = _to_host(leaf)
         x = np.concatenate([x, np.repeat(x[-1:], count * length - size, axis=0)])
         return [wrap(x[i * length:(i + 1) * length]) for i in range(count)]
 
@@ -369,11 +372,8 @@ def _cut(size: int, count: int, length: int, population) -> list:
 def _join(size: int, results: list):
     """The slices' results concatenated in order, padding dropped (on the host, as :func:`_cut`)."""
     def join(*leaves):
-        wrap = jax.device_put
-        if _is_prng_key(leaves[0]):
-            wrap = functools.partial(jax.random.wrap_key_data, impl=jax.random.key_impl(leaves[0]))
-            leaves = [jax.random.key_data(leaf) for leaf in leaves]
-        return wrap(np.concatenate([np.asarray(leaf) for leaf in leaves])[:size])
+        arrays, wraps = zip(*map(_to_host, leaves))
+        return wraps[0](np.concatenate(arrays)[:size])
 
     return jax.tree.map(join, *results)
 
