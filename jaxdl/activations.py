@@ -78,6 +78,8 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
+from jaxdl import registry
+
 __all__ = [
     "ACTIVATIONS",
     "DERIVATIVES",
@@ -585,7 +587,21 @@ _DERIVATIVES: dict[str, Callable[..., Array]] = {
     "tanh": tanh_derivative,
 }
 
-#: Read-only mapping from every activation name (aliases included) to its function.
+# The kernel initializer each activation is paired with (the lecture's advice:
+# LeCun for self-normalising units, Glorot for the saturating ones, He for the
+# ReLU family and everything else).
+_MATCHING_INIT = {
+    "selu": "lecun_normal",
+    "serlu": "lecun_normal",
+    "sigmoid": "glorot_uniform",
+    "tanh": "glorot_uniform",
+    "softmax": "glorot_uniform",
+    "hard_sigmoid": "glorot_uniform",
+}
+for _name, _function in _ACTIVATIONS.items():
+    registry.register_activation(_name, _function, init=_MATCHING_INIT.get(_name, "he_normal"))
+
+#: Read-only mapping from every built-in activation name (aliases included) to its function.
 ACTIVATIONS: Mapping[str, Callable[..., Array]] = MappingProxyType(_ACTIVATIONS)
 #: Read-only mapping from each elementwise activation name to its analytic derivative.
 DERIVATIVES: Mapping[str, Callable[..., Array]] = MappingProxyType(_DERIVATIVES)
@@ -596,8 +612,23 @@ _DERIVATIVE_OF_FUNCTION = {
 
 
 def names() -> tuple[str, ...]:
-    """Every name :func:`get` accepts, sorted (``"swish"`` is an alias of ``"silu"``)."""
-    return tuple(sorted(_ACTIVATIONS))
+    """Every name :func:`get` accepts, sorted (``"swish"`` is an alias of ``"silu"``), registered ones included."""
+    return registry.ACTIVATIONS.names()
+
+
+def matching_initializer(activation: str | Callable[..., Array]) -> str:
+    """The kernel initializer registered with ``activation`` (a name or a registered function).
+
+    LeCun normal for SELU and SERLU, Glorot uniform for tanh, sigmoid, hard
+    sigmoid and softmax, He normal otherwise; a user activation registered
+    with ``init="..."`` gets that one, and one registered without, He normal.
+    """
+    if isinstance(activation, functools.partial):
+        activation = activation.func
+    name = activation if isinstance(activation, str) else registry.ACTIVATIONS.name_of(activation)
+    if name is None or name not in registry.ACTIVATIONS:
+        return "he_normal"
+    return registry.ACTIVATIONS.info(name).get("init", "he_normal")
 
 
 class _BoundActivation(functools.partial):
@@ -673,13 +704,7 @@ def get(identifier: str | Callable[..., Array], **params: Any) -> Callable[..., 
         return _bind(identifier, getattr(identifier, "__name__", repr(identifier)), params)
     if not isinstance(identifier, str):
         raise TypeError(f"activation must be a name or a callable, got {type(identifier).__name__}")
-    try:
-        function = _ACTIVATIONS[identifier]
-    except KeyError:
-        raise ValueError(
-            f"unknown activation {identifier!r}; valid names: {', '.join(names())}"
-        ) from None
-    return _bind(function, identifier, params)
+    return _bind(registry.ACTIVATIONS.get(identifier), identifier, params)
 
 
 def derivative(identifier: str | Callable[..., Array], **params: Any) -> Callable[..., Array]:

@@ -11,6 +11,12 @@ vectors (``flat=True``, the default) or NHWC arrays ``(N, H, W, C)``; the flat
 form is always the NHWC image reshaped row-major, so the two differ only by a
 reshape.
 
+A training run reads a :class:`Data`: train, validation and test arrays
+checked, split and standardised, built from a named data set
+(:meth:`Data.load`), from arrays of one's own (:meth:`Data.from_arrays`,
+classification or regression) or from an ``.npz`` or ``.csv`` file
+(:meth:`Data.from_file`).
+
 The pieces that run inside a compiled training loop (:func:`epoch_batches`,
 :class:`Standardizer`) are pure ``jax.numpy`` code: they take explicit keys,
 keep no hidden state and work under ``jax.jit`` and ``jax.vmap``.
@@ -18,9 +24,14 @@ keep no hidden state and work under ``jax.jit`` and ``jax.vmap``.
 
 from __future__ import annotations
 
+import csv
+import difflib
 import gzip
+import hashlib
+import math
 import os
 import pickle
+import re
 import zlib
 from collections.abc import Sequence
 from typing import NamedTuple
@@ -28,9 +39,12 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import struct
 
 __all__ = [
     "DATASETS",
+    "TASKS",
+    "Data",
     "DataError",
     "Dataset",
     "Standardizer",
@@ -52,11 +66,14 @@ __all__ = [
 
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 
+TASKS = ("classification", "regression")
+
 DEFAULT_BATCH_SIZE = 32
 
 
 class DataError(ValueError):
-    """A data file exists but cannot be read: truncated, corrupt or of the wrong kind."""
+    """Data that cannot be used: a file that is missing, truncated, corrupt or of the
+    wrong kind, or arrays that fail :meth:`Data.check`."""
 
 
 class Dataset(NamedTuple):
@@ -717,3 +734,654 @@ def _stable_argsort(keys: jax.Array, bits: int) -> jax.Array:
 def take(data, indices):
     """Rows ``indices`` of every array in a pytree (e.g. ``take((x, y), batch)``)."""
     return jax.tree.map(lambda array: jnp.take(array, indices, axis=0), data)
+
+
+# ---------------------------------------------------------------------------
+# Data: what a training run reads
+
+_SPLITS = (("training", "x_train", "y_train"), ("validation", "x_val", "y_val"), ("test", "x_test", "y_test"))
+_FILE_TYPES = (".npz", ".csv")
+_INTEGER_LITERAL = re.compile(r"[+-]?\d+")
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _host(array) -> np.ndarray:
+    return np.asarray(array)
+
+
+def _numeric(array: np.ndarray) -> np.ndarray | None:
+    """``array`` as a bool, integer or float array, or ``None`` when it holds anything else."""
+    if array.dtype.kind in "biuf":
+        return array
+    if array.dtype.kind == "O":
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _examples(values: np.ndarray, limit: int = 5) -> str:
+    """The first few distinct values, as ``[a, b, c, ...]``."""
+    distinct = np.unique(values)
+    shown = ", ".join(f"{value:g}" if isinstance(value, float) else str(value) for value in distinct[:limit].tolist())
+    return f"[{shown}{', ...' if distinct.size > limit else ''}]"
+
+
+def _check_task(task: str) -> str:
+    if task not in TASKS:
+        close = difflib.get_close_matches(str(task), TASKS, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"task must be 'classification' or 'regression', got {task!r}{hint}")
+    return task
+
+
+def _to_float32(where: str, what: str, array: np.ndarray) -> np.ndarray:
+    """``array`` as float32; values finite before the cast must stay finite after it."""
+    with np.errstate(over="ignore"):
+        cast = np.asarray(array, dtype=np.float32)
+    if array.dtype.kind == "f" and array.dtype.itemsize > 4:  # only wider floats can overflow float32
+        overflow = np.count_nonzero(~np.isfinite(cast)) - np.count_nonzero(~np.isfinite(array))
+        if overflow:
+            raise DataError(f"{where}: {overflow} {what} too large for float32 (|value| > {_FLOAT32_MAX:.3g})")
+    return cast
+
+
+@struct.dataclass
+class Data:
+    """Train, validation and test arrays, checked, with the task and class count static.
+
+    A ``flax.struct.dataclass``: a pytree whose leaves are the arrays, so a
+    whole ``Data`` passes through ``jax.jit`` and ``jax.device_put``, while
+    ``num_classes``, ``task`` and ``split_seed`` are static (part of the
+    compiled program's identity, never traced).
+
+    Attributes:
+      x_train, x_val, x_test: float32 inputs, ``(N, D)`` or ``(N, H, W, C)``;
+        standardised with training statistics when built with ``standardize=True``.
+      y_train, y_val, y_test: classification: int32 class indices in
+        ``[0, num_classes)``, shape ``(N,)``; regression: float32 targets,
+        shape ``(N,)`` or ``(N, k, ...)``.
+      num_classes: number of classes; ``0`` for regression.
+      w_train: optional float32 per-example training weights ``(N_train,)``,
+        all ``>= 0`` (``None``: every example weighs 1).
+      task: ``"classification"`` or ``"regression"``.
+      split_seed: the seed the split was drawn with, when known.
+
+    Build one with :meth:`from_arrays`, :meth:`from_file`, :meth:`load` or
+    :meth:`from_splits`; each runs :meth:`check`. The constructor itself
+    checks nothing (it also runs under ``jit`` on traced arrays); call
+    :meth:`check` after building one by hand.
+    """
+
+    x_train: jax.Array
+    y_train: jax.Array
+    x_val: jax.Array
+    y_val: jax.Array
+    x_test: jax.Array
+    y_test: jax.Array
+    num_classes: int = struct.field(pytree_node=False)
+    w_train: jax.Array | None = None
+    task: str = struct.field(pytree_node=False, default="classification")
+    split_seed: int | None = struct.field(pytree_node=False, default=None)
+
+    # -- what a model needs to know --------------------------------------
+
+    @property
+    def target_shape(self) -> tuple[int, ...]:
+        """Shape of one example's target: ``()`` for labels and scalar targets."""
+        return tuple(self.y_train.shape[1:])
+
+    @property
+    def out_features(self) -> int:
+        """Width of the model's output layer.
+
+        ``num_classes`` (one logit per class) for classification; for
+        regression the number of target values per example,
+        ``prod(target_shape)`` (1 for scalar targets).
+        """
+        if self.task == "classification":
+            return int(self.num_classes)
+        return math.prod(self.target_shape)
+
+    # -- checks ----------------------------------------------------------
+
+    def check(self) -> Data:
+        """Raise :class:`DataError` (one line naming the split) unless the data can be trained on.
+
+        Checked, per split: inputs are numeric, have an example axis and a
+        feature axis, the same per-example shape in every split, and are
+        finite; inputs and targets have as many examples; no split is empty.
+        Classification labels are one per example, integer valued (floats
+        such as ``3.0`` can be cast) and in ``[0, num_classes)``; regression
+        targets are numbers, finite, of one per-example shape. Weights
+        ``w_train`` are finite, non-negative, one per training example.
+
+        Host-side (it reads the arrays back); returns ``self`` so that it chains.
+        """
+        _check_task(self.task)
+        num_classes = self.num_classes
+        if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)):
+            raise DataError(f"num_classes must be a Python int, got {num_classes!r}")
+        if self.task == "classification" and num_classes < 1:
+            raise DataError(f"classification needs num_classes >= 1, got {num_classes}")
+        if self.task == "regression" and num_classes != 0:
+            raise DataError(f"regression data has num_classes 0, got {num_classes}")
+        input_shape = target_shape = None
+        for split, x_name, y_name in _SPLITS:
+            where = f"{split} split"
+            x, y = _host(getattr(self, x_name)), _host(getattr(self, y_name))
+            if x.ndim < 2:
+                raise DataError(
+                    f"{where}: inputs need an example axis and a feature axis, got shape {x.shape} "
+                    "(use x[:, None] for one feature)"
+                )
+            if y.ndim < 1:
+                raise DataError(f"{where}: targets need an example axis, got shape {y.shape}")
+            if x.shape[0] != y.shape[0]:
+                raise DataError(f"{where}: {x.shape[0]} inputs but {y.shape[0]} targets")
+            if x.shape[0] == 0:
+                raise DataError(f"{where}: no examples (empty split)")
+            if input_shape is None:
+                input_shape = x.shape[1:]
+            elif x.shape[1:] != input_shape:
+                raise DataError(
+                    f"{where}: inputs of shape {x.shape[1:]} per example, the training split has {input_shape}"
+                )
+            numeric = _numeric(x)
+            if numeric is None:
+                raise DataError(f"{where}: inputs are not numeric (dtype {x.dtype})")
+            if numeric.dtype.kind == "f":
+                bad = int(np.count_nonzero(~np.isfinite(numeric)))
+                if bad:
+                    raise DataError(f"{where}: {bad} non-finite input values (NaN or inf)")
+            targets = _numeric(y)
+            if targets is None:
+                noun = "labels" if self.task == "classification" else "targets"
+                raise DataError(f"{where}: {noun} are not numbers (dtype {y.dtype})")
+            if self.task == "classification":
+                self._check_labels(where, targets)
+            else:
+                if target_shape is None:
+                    target_shape = y.shape[1:]
+                elif y.shape[1:] != target_shape:
+                    raise DataError(
+                        f"{where}: targets of shape {y.shape[1:]} per example, the training split has {target_shape}"
+                    )
+                if targets.dtype.kind == "f":
+                    bad = int(np.count_nonzero(~np.isfinite(targets)))
+                    if bad:
+                        raise DataError(f"{where}: {bad} non-finite target values (NaN or inf)")
+        if self.w_train is not None:
+            self._check_weights(_host(self.w_train), _host(self.x_train).shape[0])
+        return self
+
+    def _check_labels(self, where: str, labels: np.ndarray) -> None:
+        if labels.ndim != 1:
+            raise DataError(f"{where}: classification needs one label per example, shape (N,), got {labels.shape}")
+        if labels.dtype.kind == "f":
+            fractional = ~np.isfinite(labels) | (labels != np.round(labels))
+            if np.any(fractional):
+                raise DataError(
+                    f"{where}: {int(np.count_nonzero(fractional))} non-integer labels "
+                    f"(e.g. {_examples(labels[fractional], 3)}); classification needs integer class indices"
+                )
+        outside = (labels < 0) | (labels >= self.num_classes)
+        if np.any(outside):
+            raise DataError(
+                f"{where}: {int(np.count_nonzero(outside))} labels outside [0, {self.num_classes}): "
+                f"{_examples(labels[outside])}"
+            )
+
+    @staticmethod
+    def _check_weights(weights: np.ndarray, num_train: int) -> None:
+        where = "training split"
+        numeric = _numeric(weights)
+        if numeric is None:
+            raise DataError(f"{where}: weights are not numbers (dtype {weights.dtype})")
+        if weights.shape != (num_train,):
+            raise DataError(
+                f"{where}: weights of shape {weights.shape} for {num_train} examples; "
+                f"need one per example, shape ({num_train},)"
+            )
+        if numeric.dtype.kind == "f" and not np.all(np.isfinite(numeric)):
+            raise DataError(f"{where}: {int(np.count_nonzero(~np.isfinite(numeric)))} non-finite weights")
+        negative = numeric < 0
+        if np.any(negative):
+            raise DataError(
+                f"{where}: {int(np.count_nonzero(negative))} negative weights ({_examples(numeric[negative])}); "
+                "weights must be >= 0"
+            )
+
+    def check_batch_size(self, batch_size: int) -> None:
+        """Raise :class:`DataError` when ``batch_size`` exceeds the training split.
+
+        Every step trains on a full batch (see :func:`steps_per_epoch`), so
+        at least one batch must fit: ``batch_size <= N_train``.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+        num_train = int(np.shape(self.x_train)[0])
+        if batch_size > num_train:
+            raise DataError(
+                f"batch size {batch_size} is larger than the training split ({num_train} examples)"
+            )
+
+    def fingerprint(self) -> str:
+        """A sha256 hex digest that identifies these exact numbers.
+
+        Hashes, in a fixed order, each array's name, dtype (little-endian),
+        shape and bytes (host copies, C order), then ``task``,
+        ``num_classes`` and ``split_seed``. Equal data give equal
+        fingerprints on any machine and backend; changing any one value,
+        dtype, shape, the split seed or the task changes it. Host-side.
+        """
+        digest = hashlib.sha256()
+        for name in ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "w_train"):
+            value = getattr(self, name)
+            if value is None:
+                digest.update(f"{name}:None;".encode())
+                continue
+            array = np.ascontiguousarray(_host(value))
+            array = array.astype(array.dtype.newbyteorder("<"), copy=False)
+            digest.update(f"{name}:{array.dtype.str}:{array.shape}:{array.nbytes};".encode())
+            digest.update(array.tobytes())
+        digest.update(f"task:{self.task};num_classes:{int(self.num_classes)};split_seed:{self.split_seed!r}".encode())
+        return digest.hexdigest()
+
+    # -- builders --------------------------------------------------------
+
+    @classmethod
+    def from_splits(cls, train: Dataset, val: Dataset, test: Dataset) -> Data:
+        """From three :class:`Dataset` splits (as :func:`split_dataset` returns), checked.
+
+        The arrays are taken as they are (no casting, no standardisation).
+        """
+        arrays = [jnp.asarray(a) for part in (train, val, test) for a in (part.x, part.y)]
+        return cls(*arrays, num_classes=int(train.num_classes)).check()
+
+    @classmethod
+    def from_arrays(
+        cls,
+        x,
+        y,
+        *,
+        x_test=None,
+        y_test=None,
+        fractions: Sequence[float] = (0.6, 0.2, 0.2),
+        stratify: bool | None = None,
+        standardize: bool = True,
+        seed: int = 0,
+        task: str | None = None,
+        num_classes: int | None = None,
+        weights=None,
+    ) -> Data:
+        """Split, check and standardise arrays of one's own.
+
+        **Split.** ``N`` examples are cut into train, validation and test
+        parts of ``n_k`` examples, ``|n_k - f_k N| < 1`` for the fractions
+        ``f = fractions`` (per class when stratified; see
+        :func:`split_indices`). When ``x_test`` and ``y_test`` are given they
+        are the test set, and ``x, y`` are cut train : validation in the ratio
+        ``f_0 : f_1``, i.e. with validation share ``s = f_1 / (f_0 + f_1)``.
+
+        **Standardise** (``standardize=True``). With the training split's
+        per-feature mean ``mu`` and std ``sigma`` (population, ``ddof=0``;
+        ``sigma = 1`` for constant features; see :class:`Standardizer`),
+        every split becomes ``z = (x - mu) / sigma``; validation and test
+        never contribute to ``mu`` or ``sigma``.
+
+        **Task.** Inferred from ``y``'s dtype when ``task`` is ``None``:
+        integer or bool -> ``"classification"``, floating ->
+        ``"regression"``. Classification labels become int32 with
+        ``num_classes = max(y) + 1`` over all splits unless given (2 for bool
+        labels); regression targets become float32 of any trailing shape,
+        ``(N,)`` or ``(N, k, ...)``, and ``num_classes = 0``. Inputs become
+        float32.
+
+        Args:
+          x: inputs ``(N, ...)``, any numeric dtype.
+          y: labels or targets ``(N, ...)``.
+          x_test, y_test: an official test set, used as it is.
+          fractions: train, validation, test fractions summing to 1
+            (default ``(0.6, 0.2, 0.2)``); with a given test set only the
+            ratio of the first two matters.
+          stratify: keep class proportions equal across splits; default
+            ``True`` for classification, ``False`` for regression (which
+            cannot be stratified).
+          standardize: standardise inputs with training statistics (default ``True``).
+          seed: seeds the shuffle of the split; recorded as ``split_seed``.
+          task: ``"classification"``, ``"regression"`` or ``None`` (infer).
+          num_classes: number of classes (classification only).
+          weights: optional per-example weights ``(N,)`` of ``x``, ``>= 0``;
+            the training split's become ``w_train``.
+
+        Raises:
+          DataError: the arrays fail :meth:`check` (the message names the split),
+            or ``x``, ``y`` and ``weights`` differ in length.
+          ValueError: an unknown ``task``, bad fractions, or ``stratify=True`` for regression.
+
+        Example:
+
+        >>> import numpy as np
+        >>> from jaxdl.data import Data
+        >>> x = np.random.default_rng(0).normal(size=(100, 3))
+        >>> data = Data.from_arrays(x, (x[:, 0] > 0).astype(np.int64))
+        >>> data.task, data.num_classes, data.out_features
+        ('classification', 2, 2)
+        >>> data.x_train.shape, data.x_val.shape, data.x_test.shape
+        ((60, 3), (20, 3), (20, 3))
+        >>> bool(abs(data.x_train.mean()) < 1e-6)
+        True
+        >>> Data.from_arrays(x, x @ np.array([1.0, -2.0, 0.5])).task
+        'regression'
+        """
+        x, y = np.asarray(x), np.asarray(y)
+        task = cls._infer_task(y, task)
+        if stratify is None:
+            stratify = task == "classification"
+        elif stratify and task == "regression":
+            raise ValueError("stratify=True needs class labels; regression targets are not stratified")
+        if x.ndim == 0 or y.ndim == 0 or x.shape[0] != y.shape[0]:
+            raise DataError(f"x and y must hold as many examples, got shapes {x.shape} and {y.shape}")
+        if task == "classification" and y.ndim != 1:
+            raise DataError(f"classification needs one label per example, y of shape (N,), got {y.shape}")
+        if weights is not None:
+            weights = np.asarray(weights)
+            if weights.shape != (x.shape[0],):
+                raise DataError(
+                    f"weights of shape {weights.shape} for {x.shape[0]} examples; "
+                    f"need one per example of x, shape ({x.shape[0]},)"
+                )
+        if (x_test is None) != (y_test is None):
+            raise ValueError("give both x_test and y_test, or neither")
+        labels = y if stratify else int(x.shape[0])
+        if x_test is None:
+            if len(fractions) != 3:
+                raise ValueError(f"fractions must be (train, validation, test), got {tuple(fractions)}")
+            parts = split_indices(labels, fractions, key=seed, stratify=stratify)
+            (x_train, x_val, x_test), (y_train, y_val, y_test) = ([x[i] for i in parts], [y[i] for i in parts])
+        else:
+            if len(fractions) not in (2, 3) or fractions[0] + fractions[1] <= 0:
+                raise ValueError(f"fractions must start with train and validation fractions, got {tuple(fractions)}")
+            share = fractions[1] / (fractions[0] + fractions[1])
+            parts = split_indices(labels, (1 - share, share), key=seed, stratify=stratify)
+            (x_train, x_val), (y_train, y_val) = ([x[i] for i in parts], [y[i] for i in parts])
+            x_test, y_test = np.asarray(x_test), np.asarray(y_test)
+        w_train = None if weights is None else weights[parts[0]]
+        return cls._build(
+            (x_train, y_train, x_val, y_val, x_test, y_test), w_train,
+            task=task, num_classes=num_classes, standardize=standardize, seed=seed,
+        )
+
+    @staticmethod
+    def _infer_task(y: np.ndarray, task: str | None) -> str:
+        if task is not None:
+            return _check_task(task)
+        if y.dtype.kind in "biu":
+            return "classification"
+        if y.dtype.kind == "f":
+            return "regression"
+        raise DataError(
+            f"targets of dtype {y.dtype} are not numbers; cannot infer the task (pass task=...)"
+        )
+
+    @classmethod
+    def _build(cls, arrays, w_train, *, task: str, num_classes, standardize: bool, seed) -> Data:
+        """Check host arrays (train, val, test pairs), cast them, standardise, move them to the device."""
+        x_train, y_train, x_val, y_val, x_test, y_test = (np.asarray(a) for a in arrays)
+        labels = (y_train, y_val, y_test)
+        if task == "regression":
+            if num_classes not in (None, 0):
+                raise ValueError(f"num_classes is for classification; regression has 0, got {num_classes}")
+            num_classes = 0
+        elif num_classes is None:
+            num_classes = cls._count_classes(labels)
+        raw = cls(x_train, y_train, x_val, y_val, x_test, y_test, int(num_classes),
+                  w_train=None if w_train is None else np.asarray(w_train), task=task, split_seed=seed)
+        raw.check()
+        fields = {}
+        for split, x_name, y_name in _SPLITS:
+            where = f"{split} split"
+            fields[x_name] = _to_float32(where, "input values", _numeric(_host(getattr(raw, x_name))))
+            targets = _numeric(_host(getattr(raw, y_name)))
+            if task == "classification":
+                fields[y_name] = targets.astype(np.int32)
+            else:
+                fields[y_name] = _to_float32(where, "target values", targets)
+        if standardize:
+            standardizer = Standardizer.fit(fields["x_train"])
+            for _, x_name, _ in _SPLITS:
+                fields[x_name] = standardizer.apply(fields[x_name])
+        if raw.w_train is not None:
+            fields["w_train"] = jnp.asarray(_to_float32("training split", "weights", _numeric(raw.w_train)))
+        return raw.replace(**{name: jnp.asarray(value) for name, value in fields.items()})
+
+    @staticmethod
+    def _count_classes(labels) -> int:
+        """``max(y) + 1`` over all splits (2 for bool labels); 1 when no label is a usable integer."""
+        if all(label.dtype.kind == "b" for label in labels):
+            return 2
+        largest = -1
+        for label in labels:
+            numeric = _numeric(label)
+            if numeric is None or numeric.size == 0:
+                continue
+            finite = numeric[np.isfinite(numeric)] if numeric.dtype.kind == "f" else numeric
+            if finite.size:
+                largest = max(largest, int(np.max(finite)))
+        return max(largest + 1, 1)
+
+    @classmethod
+    def from_file(
+        cls,
+        path: str | os.PathLike,
+        *,
+        target: str | None = None,
+        task: str | None = None,
+        fractions: Sequence[float] = (0.6, 0.2, 0.2),
+        stratify: bool | None = None,
+        standardize: bool = True,
+        seed: int = 0,
+    ) -> Data:
+        """Read an ``.npz`` or ``.csv`` file into a checked :class:`Data` (see :meth:`from_arrays`).
+
+        ``.npz`` (``np.savez``): arrays ``x`` and ``y``, optionally
+        ``x_val, y_val`` and ``x_test, y_test``. Given splits are used as
+        they are, never re-split: with both, ``x, y`` is the training split;
+        with a test set only, ``x, y`` is cut train : validation in the ratio
+        ``f_0 : f_1``; with a validation set only, train : test in the ratio
+        ``f_0 : f_2``.
+
+        ``.csv``: a header row of column names, then one example per row,
+        every cell a number. ``target`` names the target column (default: the
+        last); all other columns are the inputs. The target parses to int64
+        labels when every value is an integer literal (no ``.``, no
+        exponent), which infers classification; otherwise to floats, which
+        infers regression. Pass ``task`` to override (e.g. integer-valued
+        regression targets).
+
+        Raises:
+          DataError: one line beginning with the file's name: the file is
+            missing, a directory, of another type, unreadable, a CSV with
+            ragged rows, a non-numeric cell (its line and column) or no such
+            target column (the columns are listed), an npz lacking ``x`` or
+            ``y``, or data failing :meth:`check` (the split is named).
+        """
+        path = os.fspath(path)
+        if os.path.isdir(path):
+            raise DataError(f"{path}: is a directory, not a data file")
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: no such file")
+        suffix = os.path.splitext(path)[1].lower()
+        if suffix not in _FILE_TYPES:
+            raise DataError(f"{path}: unsupported file type {suffix or '(none)'!r}; expected .npz or .csv")
+        if target is not None and suffix != ".csv":
+            raise ValueError(f"target names a CSV column; {path} is not a .csv file")
+        try:
+            if suffix == ".csv":
+                x, y = _read_csv(path, target)
+                return cls.from_arrays(x, y, fractions=fractions, stratify=stratify, standardize=standardize,
+                                       seed=seed, task=task)
+            return cls._from_npz(path, task=task, fractions=fractions, stratify=stratify,
+                                 standardize=standardize, seed=seed)
+        except DataError as error:
+            if str(error).startswith(path):
+                raise
+            raise DataError(f"{path}: {error}") from error
+
+    @classmethod
+    def _from_npz(cls, path: str, *, task, fractions, stratify, standardize, seed) -> Data:
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                arrays = {name: archive[name] for name in archive.files}
+        except Exception as error:  # zipfile, pickle and format errors all mean "not a usable npz"
+            raise DataError(f"{path}: not a readable .npz file ({type(error).__name__}: {error})") from error
+        for name in ("x", "y"):
+            if name not in arrays:
+                held = ", ".join(sorted(arrays)) or "nothing"
+                raise DataError(f"{path}: no array {name!r} (the file holds {held})")
+        for split in ("val", "test"):
+            if (f"x_{split}" in arrays) != (f"y_{split}" in arrays):
+                raise DataError(f"{path}: has one of x_{split} and y_{split} but not the other")
+        x, y = arrays["x"], arrays["y"]
+        if "x_val" not in arrays:
+            return cls.from_arrays(x, y, x_test=arrays.get("x_test"), y_test=arrays.get("y_test"),
+                                   fractions=fractions, stratify=stratify, standardize=standardize,
+                                   seed=seed, task=task)
+        task = cls._infer_task(y, task)
+        if "x_test" in arrays:
+            splits = (x, y, arrays["x_val"], arrays["y_val"], arrays["x_test"], arrays["y_test"])
+        else:
+            # A validation set but no test set: the test set is cut from x, train : test = f_0 : f_2.
+            if len(fractions) != 3 or fractions[0] + fractions[2] <= 0:
+                raise ValueError(f"fractions must be (train, validation, test), got {tuple(fractions)}")
+            share = fractions[2] / (fractions[0] + fractions[2])
+            if stratify is None:
+                stratify = task == "classification"
+            if x.shape[:1] != y.shape[:1]:
+                raise DataError(f"x and y must hold as many examples, got shapes {x.shape} and {y.shape}")
+            train_idx, test_idx = split_indices(y if stratify else int(x.shape[0]), (1 - share, share),
+                                                key=seed, stratify=stratify)
+            splits = (x[train_idx], y[train_idx], arrays["x_val"], arrays["y_val"], x[test_idx], y[test_idx])
+        return cls._build(splits, None, task=task, num_classes=None, standardize=standardize, seed=seed)
+
+    @classmethod
+    def load(
+        cls,
+        dataset: str | os.PathLike = "digits",
+        data_dir: str | os.PathLike | None = None,
+        *,
+        image: bool = False,
+        fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
+        seed: int = 0,
+        standardize: bool = True,
+        target: str | None = None,
+    ) -> Data:
+        """Load, split and standardise a data set (statistics from the training split only).
+
+        The digits are split by ``fractions`` (stratified). Data sets with an
+        official test split (MNIST, Fashion-MNIST, CIFAR-10) keep it as the
+        test set and split their training files into train and validation in
+        the ratio ``fractions[0] : fractions[1]``. A path ending in ``.npz``
+        or ``.csv`` is read by :meth:`from_file`.
+
+        Args:
+          dataset: ``"digits"``, ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"``,
+            or the path of an ``.npz`` or ``.csv`` file.
+          data_dir: folder with the files (all but the digits); a relative
+            file path is taken relative to it when it is given.
+          image: NHWC images (for the CNN) instead of flat vectors; named
+            data sets only (a file's inputs keep the shape stored in it).
+          fractions: train, validation, test fractions.
+          seed: seeds the shuffle of the split; recorded as ``split_seed``.
+          standardize: per-feature zero mean and unit variance, fitted on training data.
+          target: the target column of a ``.csv`` file (default: the last).
+        """
+        name = os.fspath(dataset)
+        if name.lower().endswith(_FILE_TYPES):
+            if data_dir is not None and not os.path.isabs(name):
+                name = os.path.join(os.fspath(data_dir), name)
+            return cls.from_file(name, target=target, fractions=fractions, seed=seed, standardize=standardize)
+        if target is not None:
+            raise ValueError(f"target names a CSV column; {name!r} is not a .csv file")
+        flat = not image
+        if name.lower() == "digits":
+            full = load_digits(flat=flat)
+            return cls.from_arrays(full.x, full.y, fractions=fractions, stratify=True, standardize=standardize,
+                                   seed=seed, task="classification", num_classes=full.num_classes)
+        full = load(name, data_dir, split="train", flat=flat)
+        test = load(name, data_dir, split="test", flat=flat)
+        return cls.from_arrays(full.x, full.y, x_test=test.x, y_test=test.y, fractions=fractions, stratify=True,
+                               standardize=standardize, seed=seed, task="classification",
+                               num_classes=full.num_classes)
+
+
+def _read_csv(path: str, target: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs (float64, every column but the target) and target (int64 or float64) of a CSV file."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"{path}: empty file; a CSV needs a header row of column names")
+            names = [cell.strip() for cell in header]
+            rows, lines = [], []
+            for row in reader:
+                if not any(cell.strip() for cell in row):
+                    continue  # blank lines, e.g. a trailing one
+                if len(row) != len(names):
+                    raise DataError(
+                        f"{path}: line {reader.line_num} has {len(row)} fields, the header has {len(names)}"
+                    )
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as error:
+        raise DataError(f"{path}: not a UTF-8 text file ({error})") from error
+    except csv.Error as error:
+        raise DataError(f"{path}: malformed CSV ({error})") from error
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise DataError(f"{path}: duplicate column names {duplicates} in the header")
+    if all(_is_number(name) for name in names):
+        raise DataError(f"{path}: the first row {names} holds numbers; a CSV needs a header row of column names")
+    if target is None:
+        target = names[-1]
+    if target not in names:
+        raise DataError(f"{path}: no column {target!r}; the columns are {', '.join(names)}")
+    if len(names) < 2:
+        raise DataError(f"{path}: only the target column {target!r}; no input columns")
+    if not rows:
+        raise DataError(f"{path}: a header but no data rows")
+    columns = list(zip(*rows))
+    target_index = names.index(target)
+
+    def parse(index: int) -> np.ndarray:
+        cells = columns[index]
+        try:
+            return np.array([float(cell) for cell in cells], dtype=np.float64)
+        except ValueError:
+            line, cell = next((line, cell) for line, cell in zip(lines, cells) if not _is_number(cell))
+            raise DataError(
+                f"{path}: line {line}, column {names[index]!r}: {cell.strip()!r} is not a number"
+            ) from None
+
+    target_cells = columns[target_index]
+    if all(_INTEGER_LITERAL.fullmatch(cell.strip()) for cell in target_cells):
+        try:
+            y = np.array([int(cell) for cell in target_cells], dtype=np.int64)
+        except OverflowError:
+            raise DataError(f"{path}: column {target!r} holds integers beyond int64") from None
+    else:
+        y = parse(target_index)
+    inputs = [index for index in range(len(names)) if index != target_index]
+    x = np.stack([parse(index) for index in inputs], axis=1)
+    return x, y
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True

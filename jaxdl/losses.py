@@ -1,4 +1,4 @@
-"""Losses: softmax and binary cross-entropy, mean squared error, per-example weights, L2.
+"""Losses: softmax and binary cross-entropy, squared, absolute and Huber errors, weights, L2.
 
 Every loss returns the scalar cost ``J`` over a batch of ``m`` examples,
 optionally with per-example "strengthening factors" ``s^(i) >= 0``
@@ -24,8 +24,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from jaxdl import registry
+
 __all__ = [
+    "absolute_error",
     "binary_cross_entropy",
+    "cross_entropy",
+    "huber",
+    "squared_error",
     "l2_penalty",
     "mean_squared_error",
     "softmax_cross_entropy",
@@ -146,6 +152,79 @@ def mean_squared_error(predictions, targets, weights=None) -> jax.Array:
             f"targets shape {targets.shape} must equal predictions shape {predictions.shape}"
         )
     return weighted_mean(jnp.square(predictions - targets), weights)
+
+
+# ---------------------------------------------------------------------------
+# Per-example losses: ``loss(outputs, targets) -> (m,)``, the form a run uses
+
+
+def _per_example(values) -> jax.Array:
+    """Mean over every axis but the first: one loss per example."""
+    return jnp.mean(values.reshape(values.shape[0], -1), axis=1) if values.ndim > 1 else values
+
+
+def _dense_targets(outputs, targets) -> jax.Array:
+    """Targets in the outputs' shape: integer class labels become one-hot rows."""
+    targets = jnp.asarray(targets)
+    if targets.ndim == outputs.ndim - 1 and jnp.issubdtype(targets.dtype, jnp.integer):
+        return jax.nn.one_hot(targets, outputs.shape[-1], dtype=outputs.dtype)
+    return targets.astype(outputs.dtype).reshape(outputs.shape)
+
+
+def cross_entropy(outputs, targets) -> jax.Array:
+    """Per-example softmax cross-entropy ``L^(i) = logsumexp(z^(i)) - z^(i)_c``.
+
+    ``targets`` are integer labels ``(m,)`` or soft targets ``(m, K)``
+    (see :func:`softmax_cross_entropy`, whose mean this is). Registered as
+    ``"cross_entropy"``, the default loss of classification.
+
+    >>> float(cross_entropy(jnp.zeros((1, 10)), jnp.array([3]))[0])  # log 10
+    2.30258...
+    """
+    outputs = jnp.asarray(outputs)
+    targets = jnp.asarray(targets)
+    if targets.ndim == outputs.ndim - 1:
+        return optax.softmax_cross_entropy_with_integer_labels(outputs, targets)
+    return optax.softmax_cross_entropy(outputs, targets)
+
+
+def squared_error(outputs, targets) -> jax.Array:
+    """Per-example squared error ``L^(i) = (1/k) sum_j (yhat_j - y_j)^2`` (no factor 1/2, as Keras).
+
+    Integer class labels are compared with one-hot rows, so the same loss
+    serves classification (MSE on one-hot targets) and regression. Registered
+    as ``"mse"``, the default loss of regression.
+
+    >>> squared_error(jnp.array([[1.0], [3.0]]), jnp.array([0.0, 1.0])).tolist()
+    [1.0, 4.0]
+    """
+    outputs = jnp.asarray(outputs)
+    return _per_example(jnp.square(outputs - _dense_targets(outputs, targets)))
+
+
+def absolute_error(outputs, targets) -> jax.Array:
+    """Per-example absolute error ``L^(i) = (1/k) sum_j |yhat_j - y_j|``; registered as ``"mae"``."""
+    outputs = jnp.asarray(outputs)
+    return _per_example(jnp.abs(outputs - _dense_targets(outputs, targets)))
+
+
+def huber(outputs, targets, delta=1.0) -> jax.Array:
+    """Per-example Huber loss (``optax.huber_loss``), mean over outputs; registered as ``"huber"``.
+
+    .. math:: L_\delta(r) = r^2 / 2 \text{ if } |r| \le \delta, \text{ else } \delta (|r| - \delta / 2)
+
+    quadratic near zero and linear beyond ``delta`` (default 1.0, Keras' and
+    optax's), so outliers pull less than under the squared error. ``delta``
+    may be traced: a sweep can vary it.
+    """
+    outputs = jnp.asarray(outputs)
+    return _per_example(optax.huber_loss(outputs, _dense_targets(outputs, targets), delta=delta))
+
+
+registry.register_loss("cross_entropy", cross_entropy, task="classification")
+registry.register_loss("mse", squared_error, task=None)
+registry.register_loss("mae", absolute_error, task=None)
+registry.register_loss("huber", huber, task=None)
 
 
 def weights_only(path, leaf) -> bool:

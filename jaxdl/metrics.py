@@ -1,4 +1,13 @@
-"""Classification metrics from a confusion matrix, and bias/variance diagnosis.
+"""Metrics of a run (the metric table), classification metrics from a confusion matrix,
+and bias/variance diagnosis.
+
+The metric table. A run evaluates metrics ``metric(outputs, targets) ->
+scalar`` registered in :data:`jaxdl.registry.METRICS`, each with its
+direction: ``accuracy`` and ``f1`` (classification), ``rmse``, ``mae`` and
+``r2`` (regression). :func:`maximize` reads the direction of any name a run
+or a record uses (``val_accuracy``, ``best.val_loss``, ``test_rmse``): train,
+the sweep engine, the store and the reports all ask it, so the direction of
+a metric is written once, where the metric is registered.
 
 Every metric here is computed from one ``K x K`` confusion matrix ``C`` with
 rows for the true class and columns for the predicted class (scikit-learn's
@@ -45,8 +54,17 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import registry
+
 __all__ = [
     "AVERAGES",
+    "PREFIXES",
+    "classification_accuracy",
+    "macro_f1",
+    "maximize",
+    "mean_absolute_error",
+    "r2_score",
+    "root_mean_squared_error",
     "BIAS_KNOBS",
     "BiasVarianceDiagnosis",
     "Counts",
@@ -658,3 +676,89 @@ def diagnose_bias_variance(
         focus=focus,
         knobs=knobs,
     )
+
+
+# ---------------------------------------------------------------------------
+# The metric table: metric(outputs, targets) -> scalar, with a direction
+
+
+def classification_accuracy(outputs, targets) -> jax.Array:
+    """Share of examples whose largest output is the label: ``mean(argmax(z) == y)``."""
+    return jnp.mean(jnp.argmax(outputs, -1) == targets)
+
+
+def macro_f1(outputs, targets) -> jax.Array:
+    """Macro-averaged F1 of the arg-max predictions (scikit-learn's ``f1_score(average="macro")``)."""
+    cm = confusion_matrix(targets, jnp.argmax(outputs, -1), outputs.shape[-1])
+    return f1(cm, average="macro")
+
+
+def _regression_pair(outputs, targets):
+    outputs = jnp.asarray(outputs)
+    return outputs.reshape(outputs.shape[0], -1), jnp.asarray(targets, outputs.dtype).reshape(outputs.shape[0], -1)
+
+
+def root_mean_squared_error(outputs, targets) -> jax.Array:
+    """``sqrt(mean over examples and outputs of (yhat - y)^2)``."""
+    yhat, y = _regression_pair(outputs, targets)
+    return jnp.sqrt(jnp.mean(jnp.square(yhat - y)))
+
+
+def mean_absolute_error(outputs, targets) -> jax.Array:
+    """``mean over examples and outputs of |yhat - y|``."""
+    yhat, y = _regression_pair(outputs, targets)
+    return jnp.mean(jnp.abs(yhat - y))
+
+
+def r2_score(outputs, targets) -> jax.Array:
+    """Coefficient of determination, averaged over outputs as scikit-learn's ``r2_score``.
+
+    .. math:: R^2_j = 1 - \frac{\sum_i (y_{ij} - \hat y_{ij})^2}{\sum_i (y_{ij} - \bar y_j)^2}
+
+    1 is a perfect fit, 0 predicting the mean. An output whose targets are
+    constant scores 1 when predicted exactly and 0 otherwise (scikit-learn's
+    ``force_finite``).
+
+    >>> float(r2_score(jnp.array([2.5, 0.0, 2.0, 8.0]), jnp.array([3.0, -0.5, 2.0, 7.0])))
+    0.948...
+    """
+    yhat, y = _regression_pair(outputs, targets)
+    residual = jnp.sum(jnp.square(y - yhat), axis=0)
+    total = jnp.sum(jnp.square(y - jnp.mean(y, axis=0)), axis=0)
+    safe = jnp.where(total == 0, 1.0, total)
+    per_output = jnp.where(total == 0, jnp.where(residual == 0, 1.0, 0.0), 1.0 - residual / safe)
+    return jnp.mean(per_output)
+
+
+registry.register_metric("accuracy", classification_accuracy, maximize=True, task="classification")
+registry.register_metric("f1", macro_f1, maximize=True, task="classification")
+registry.register_metric("rmse", root_mean_squared_error, maximize=False, task="regression")
+registry.register_metric("mae", mean_absolute_error, maximize=False, task="regression")
+registry.register_metric("r2", r2_score, maximize=True, task="regression")
+
+PREFIXES = ("train_", "val_", "test_", "best_")
+"""Prefixes a run puts before a metric's name: the split it was measured on (``val_accuracy``)."""
+
+
+def maximize(name: str) -> bool:
+    """Whether a larger value of the metric ``name`` is better.
+
+    ``name`` is a registered metric, ``loss``, or either with a split prefix
+    (:data:`PREFIXES`) and a record prefix (``best.`` or ``final.``):
+    ``maximize("best.val_accuracy")`` is ``True``, ``maximize("test_rmse")``
+    and ``maximize("val_loss")`` are ``False``.
+
+    Raises:
+      ValueError: no registered metric has that name (with "did you mean").
+    """
+    base = name.split(".", 1)[1] if name.startswith(("best.", "final.")) else name
+    for prefix in PREFIXES:
+        if base.startswith(prefix):
+            base = base[len(prefix):]
+            break
+    if base == "loss":
+        return False
+    if base not in registry.METRICS:
+        known = ["loss", *registry.METRICS.names()]
+        raise ValueError(f"unknown metric {name!r}{registry.did_you_mean(base, known)}")
+    return bool(registry.METRICS.info(base)["maximize"])

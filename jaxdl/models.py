@@ -1,22 +1,39 @@
-"""Flax NNX models built from a configuration: an MLP and a small CNN.
+"""The model contract, and the built-in Flax NNX MLP and CNN that follow it.
 
-Both models take their randomness explicitly. Layers are created from an
-``nnx.Rngs``; dropout (when the configuration asks for it) takes a key and a
-rate *array* at call time, so the dropout rate is a dynamic hyperparameter
-that a sweep can vmap over::
+A model is a registered factory (:func:`jaxdl.register_model`)::
 
-    model = MLP(MLPConfig(in_features=64, hidden=(128, 64), out_features=10,
-                          activation="elu", dropout="standard"), rngs=nnx.Rngs(0))
-    logits = model(x, train=True, dropout_rate=0.2, key=key)
+    factory(input_shape, out_features, *, activation, rngs, **static) -> nnx.Module
 
-Training works on the pure split ``graphdef, params, batch_stats =
-nnx.split(model, nnx.Param, nnx.BatchStat)`` (see :mod:`jaxdl.train`).
+called once per trial. ``input_shape`` is one example's shape (no batch
+axis), ``out_features`` the width of the output (classes, or regression
+targets), ``activation`` a function from the activation registry,
+``rngs`` an ``nnx.Rngs`` whose ``params`` stream initialises the weights, and
+``static`` the model's own settings (widths, depth), which a sweep may vary
+as static keys. The module is called as ``model(x, train=...)`` on a batch
+and returns the outputs (logits for classification).
+
+Dropout whose rate a sweep varies is :class:`Dropout`: a layer whose rate and
+key are variables that the run sets from ``HParams.dropout_rate`` and the
+trial's key at every step, so the rate is an array (vmappable) and the
+model's ``__call__`` needs no extra arguments. Batch norm is ``nnx.BatchNorm``
+called with ``use_running_average=not train``; the run carries its
+statistics. The built-in ``"mlp"`` and ``"cnn"`` are registered under exactly
+this contract::
+
+    model = mlp((64,), 10, activation=activations.elu, rngs=nnx.Rngs(0),
+                hidden=(128, 64), dropout="standard")
+    set_dropout(model, 0.2, key)          # outside a run, set the rate by hand
+    logits = model(x, train=True)
+
+Training works on the pure split of :func:`split` (parameters, batch
+statistics and other state, dropout variables); see :mod:`jaxdl.train`.
 
 Initializers are variance scaling with ``scale / n`` (REFERENCE.md):
 Glorot (scale 1, fan_avg), He (scale 2, fan_in), LeCun (scale 1, fan_in), each
 as a truncated normal or a uniform distribution. Keras' Dense defaults to
 ``glorot_uniform``, flax to ``lecun_normal``; jaxdl's default pairs each
-activation with its matching initializer (:func:`default_initializer`).
+activation with its matching initializer, registered with the activation
+(:func:`jaxdl.activations.matching_initializer`).
 """
 
 from __future__ import annotations
@@ -29,10 +46,17 @@ import jax
 import jax.numpy as jnp
 from flax import nnx
 
-from jaxdl import activations
+from jaxdl import activations, registry
 
 __all__ = [
     "INITIALIZERS",
+    "Dropout",
+    "DropoutRate",
+    "DropoutKey",
+    "mlp",
+    "cnn",
+    "set_dropout",
+    "split",
     "MLPConfig",
     "CNNConfig",
     "MLP",
@@ -56,22 +80,13 @@ INITIALIZERS: dict[str, Callable] = {
     "lecun_uniform": _init.lecun_uniform(),
 }
 
-# The pairing the lecture recommends: LeCun for self-normalising units, He for
-# the ReLU family, Glorot for the saturating ones.
-_MATCHING_INIT = {
-    "selu": "lecun_normal",
-    "serlu": "lecun_normal",
-    "sigmoid": "glorot_uniform",
-    "tanh": "glorot_uniform",
-    "softmax": "glorot_uniform",
-    "hard_sigmoid": "glorot_uniform",
-}
 
 
-def default_initializer(activation: str) -> str:
-    """The initializer matched to ``activation``: LeCun normal for SELU and SERLU,
-    Glorot uniform for the saturating ones (tanh, sigmoid), He normal otherwise."""
-    return _MATCHING_INIT.get(activation, "he_normal")
+def default_initializer(activation) -> str:
+    """The initializer matched to ``activation`` (a name or a registered function): LeCun
+    normal for SELU and SERLU, Glorot uniform for the saturating ones (tanh, sigmoid), He
+    normal otherwise, or what a user activation was registered with."""
+    return activations.matching_initializer(activation)
 
 
 def get_initializer(name: str) -> Callable:
@@ -113,6 +128,75 @@ def alpha_dropout(x, rate, key):
 _DROPOUTS = {"standard": dropout, "alpha": alpha_dropout}
 
 
+class DropoutRate(nnx.Variable):
+    """The rate of a :class:`Dropout` layer; a run sets it to ``HParams.dropout_rate``."""
+
+
+class DropoutKey(nnx.Variable):
+    """The key a :class:`Dropout` layer draws its mask from; a run sets a fresh one every step."""
+
+
+class Dropout(nnx.Module):
+    """Dropout whose rate and key are variables: a sweepable rate inside any model.
+
+    In training mode (``train=True``) it applies :func:`dropout` (``kind =
+    "standard"``) or :func:`alpha_dropout` (``"alpha"``, for SELU) with the
+    current rate; in inference mode, and at rate 0, it is the identity. A run
+    sets every layer's rate to ``HParams.dropout_rate`` and gives each its
+    own key per step; outside a run, :func:`set_dropout` does.
+    """
+
+    def __init__(self, kind: str = "standard", *, rngs: nnx.Rngs | None = None):
+        if kind not in _DROPOUTS:
+            raise ValueError(f"dropout must be one of {sorted(_DROPOUTS)}, got {kind!r}")
+        self.kind = kind
+        self.rate = DropoutRate(jnp.zeros((), jnp.float32))
+        self.key = DropoutKey(jax.random.key(0))
+
+    def __call__(self, x, *, train: bool = False):
+        if not train:
+            return x
+        return _DROPOUTS[self.kind](x, self.rate[...], self.key[...])
+
+
+_OTHER_STATE = nnx.Not(nnx.Any(nnx.Param, DropoutRate, DropoutKey))
+
+
+def split(model: nnx.Module):
+    """``graphdef, params, state, rates, keys``: the pure pieces of a model.
+
+    ``params`` are the ``nnx.Param`` variables (what the optimizer updates),
+    ``rates`` and ``keys`` those of the :class:`Dropout` layers, ``state``
+    everything else (batch-norm statistics). ``nnx.merge(graphdef, params,
+    state, rates, keys)`` rebuilds the model.
+    """
+    return nnx.split(model, nnx.Param, _OTHER_STATE, DropoutRate, DropoutKey)
+
+
+def dropout_leaves(keys_state) -> int:
+    """Number of :class:`Dropout` layers in a ``keys`` state of :func:`split`."""
+    return len(jax.tree.leaves(keys_state))
+
+
+def with_dropout(rates, keys, rate, key):
+    """``rates, keys`` of :func:`split` with every rate set to ``rate`` and fresh keys split from ``key``.
+
+    Layers get ``jax.random.split(key, n)`` in graph order. Pure: usable on tracers.
+    """
+    rates = jax.tree.map(lambda _: jnp.asarray(rate, jnp.float32), rates)
+    leaves, treedef = jax.tree.flatten(keys)
+    if leaves:
+        keys = jax.tree.unflatten(treedef, list(jax.random.split(key, len(leaves))))
+    return rates, keys
+
+
+def set_dropout(model: nnx.Module, rate, key) -> None:
+    """Set every :class:`Dropout` layer of ``model`` to ``rate``, with keys split from ``key`` (in place)."""
+    graphdef, params, state, rates, keys = split(model)
+    rates, keys = with_dropout(rates, keys, rate, key)
+    nnx.update(model, rates, keys)
+
+
 @dataclasses.dataclass(frozen=True)
 class MLPConfig:
     """A multilayer perceptron: ``in_features -> hidden... -> out_features``.
@@ -121,8 +205,8 @@ class MLPConfig:
       in_features: input width.
       hidden: widths of the hidden layers.
       out_features: width of the output layer (logits, no activation).
-      activation: any :mod:`jaxdl.activations` name. ``"maxout"`` makes each
-        hidden layer compute ``maxout_pieces`` linear pieces per unit.
+      activation: a registered activation name or function. ``"maxout"`` makes
+        each hidden layer compute ``maxout_pieces`` linear pieces per unit.
       init: kernel initializer name; ``None`` picks :func:`default_initializer`.
       dropout: ``None`` (no dropout layers: no masks are drawn), ``"standard"``
         or ``"alpha"`` (for SELU); the rate is given at call time.
@@ -133,7 +217,7 @@ class MLPConfig:
     in_features: int
     hidden: tuple[int, ...] = (64, 64)
     out_features: int = 10
-    activation: str = "relu"
+    activation: str | Callable = "relu"
     init: str | None = None
     dropout: str | None = None
     batch_norm: str | None = None
@@ -166,7 +250,7 @@ class CNNConfig:
     downsample: str = "pool"
     dense: tuple[int, ...] = (64,)
     out_features: int = 10
-    activation: str = "relu"
+    activation: str | Callable = "relu"
     init: str | None = None
     dropout: str | None = None
     batch_norm: str | None = None
@@ -194,6 +278,10 @@ def _check_common(config):
         raise ValueError(f"maxout_pieces must be >= 1, got {config.maxout_pieces}")
 
 
+def _is_maxout(activation) -> bool:
+    return activations.get(activation) is activations.maxout
+
+
 class _Block(nnx.Module):
     """One hidden layer: transform, optional batch norm, activation, optional pooling, dropout."""
 
@@ -201,13 +289,13 @@ class _Block(nnx.Module):
         self.layer = layer
         self.norm = nnx.BatchNorm(width, rngs=rngs) if config.batch_norm else None
         self.norm_position = config.batch_norm
-        self.maxout = config.activation == "maxout"
+        self.maxout = _is_maxout(config.activation)
         self.pieces = _pieces(config)
         self.activation = activations.get(config.activation)
-        self.dropout = _DROPOUTS[config.dropout] if config.dropout else None
+        self.dropout = Dropout(config.dropout) if config.dropout else None
         self.pool = pool
 
-    def __call__(self, x, train, dropout_rate, key):
+    def __call__(self, x, train):
         x = self.layer(x)
         if self.norm_position == "before":
             x = self.norm(x, use_running_average=not train)
@@ -216,13 +304,13 @@ class _Block(nnx.Module):
             x = self.norm(x, use_running_average=not train)
         if self.pool:
             x = nnx.max_pool(x, (2, 2), strides=(2, 2), padding="SAME")
-        if train and self.dropout is not None:
-            x = self.dropout(x, dropout_rate, key)
+        if self.dropout is not None:
+            x = self.dropout(x, train=train)
         return x
 
 
 def _pieces(config):
-    return config.maxout_pieces if config.activation == "maxout" else 1
+    return config.maxout_pieces if _is_maxout(config.activation) else 1
 
 
 def _make_blocks(widths, in_width, config, rngs, make_layer, pool=False):
@@ -235,15 +323,11 @@ def _make_blocks(widths, in_width, config, rngs, make_layer, pool=False):
     return blocks, in_width
 
 
-def _forward(blocks, head, x, train, dropout_rate, key):
-    drops = train and any(block.dropout is not None for block in blocks)
-    if drops and key is None:
-        raise ValueError("training mode with dropout needs a dropout `key`")
-    keys = jax.random.split(key, len(blocks)) if drops else [None] * len(blocks)
-    for block, block_key in zip(blocks, keys):
+def _forward(blocks, head, x, train):
+    for block in blocks:
         if isinstance(block.layer, nnx.Linear) and x.ndim > 2:
             x = x.reshape(x.shape[0], -1)
-        x = block(x, train, dropout_rate, block_key)
+        x = block(x, train)
     return head(x.reshape(x.shape[0], -1))
 
 
@@ -258,9 +342,9 @@ class MLP(nnx.Module):
         self.blocks = nnx.List(blocks)
         self.head = linear(width, config.out_features)
 
-    def __call__(self, x, *, train: bool = False, dropout_rate=0.0, key=None):
+    def __call__(self, x, *, train: bool = False):
         x = x.reshape(x.shape[0], -1)
-        return _forward(self.blocks, self.head, x, train, dropout_rate, key)
+        return _forward(self.blocks, self.head, x, train)
 
 
 class CNN(nnx.Module):
@@ -284,10 +368,43 @@ class CNN(nnx.Module):
         self.blocks = nnx.List(conv_blocks + dense_blocks)
         self.head = linear(features, config.out_features)
 
-    def __call__(self, x, *, train: bool = False, dropout_rate=0.0, key=None):
+    def __call__(self, x, *, train: bool = False):
         if x.ndim == 2:
             x = x.reshape(x.shape[0], *self.config.input_shape)
-        return _forward(self.blocks, self.head, x, train, dropout_rate, key)
+        return _forward(self.blocks, self.head, x, train)
+
+
+@registry.register_model("mlp")
+def mlp(input_shape, out_features, *, activation, rngs, hidden=(64, 64), init=None, dropout=None,
+        batch_norm=None, maxout_pieces=2) -> MLP:
+    """The built-in MLP under the model contract: ``input_shape`` is flattened.
+
+    Static settings: ``hidden`` widths, ``init`` (``None``: the activation's
+    matching initializer), ``dropout`` (``None``, ``"standard"`` or
+    ``"alpha"``), ``batch_norm`` (``None``, ``"before"``, ``"after"``),
+    ``maxout_pieces``. See :class:`MLPConfig`.
+    """
+    config = MLPConfig(in_features=math.prod(input_shape), hidden=hidden, out_features=out_features,
+                       activation=activation, init=init, dropout=dropout, batch_norm=batch_norm,
+                       maxout_pieces=maxout_pieces)
+    return MLP(config, rngs=rngs)
+
+
+@registry.register_model("cnn")
+def cnn(input_shape, out_features, *, activation, rngs, channels=(16, 32), dense=(64,), kernel_size=3,
+        downsample="pool", init=None, dropout=None, batch_norm=None, maxout_pieces=2) -> CNN:
+    """The built-in CNN under the model contract: ``input_shape`` is ``(height, width, channels)``.
+
+    Static settings: ``channels``, ``dense``, ``kernel_size``, ``downsample``
+    and those of :func:`mlp`. See :class:`CNNConfig`.
+    """
+    if len(input_shape) != 3:
+        raise ValueError(f"the CNN needs images of shape (height, width, channels), got examples of shape "
+                         f"{tuple(input_shape)}")
+    config = CNNConfig(input_shape=tuple(input_shape), channels=channels, dense=dense, kernel_size=kernel_size,
+                       downsample=downsample, out_features=out_features, activation=activation, init=init,
+                       dropout=dropout, batch_norm=batch_norm, maxout_pieces=maxout_pieces)
+    return CNN(config, rngs=rngs)
 
 
 def build(config: MLPConfig | CNNConfig, key) -> MLP | CNN:

@@ -66,6 +66,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
+from jaxdl import registry
+
 __all__ = [
     "PlateauState",
     "Schedule",
@@ -930,32 +932,30 @@ def plateau_update(
 # --------------------------------------------------------------------------
 # Lookup by name
 
-_SCHEDULES: dict[str, Callable[..., Schedule]] = {
-    factory.__name__: factory
-    for factory in (
-        constant_schedule,
-        cosine_decay_schedule,
-        epoch_exponential_decay,
-        epoch_inverse_sqrt_decay,
-        epoch_inverse_time_decay,
-        exponential_decay,
-        inverse_sqrt_schedule,
-        inverse_time_decay,
-        join_schedules,
-        linear_schedule,
-        piecewise_constant_decay,
-        piecewise_constant_schedule,
-        polynomial_schedule,
-        power_schedule,
-        step_decay,
-        warmup_cosine_decay_schedule,
-    )
-}
+for _factory in (
+    constant_schedule,
+    cosine_decay_schedule,
+    epoch_exponential_decay,
+    epoch_inverse_sqrt_decay,
+    epoch_inverse_time_decay,
+    exponential_decay,
+    inverse_sqrt_schedule,
+    inverse_time_decay,
+    join_schedules,
+    linear_schedule,
+    piecewise_constant_decay,
+    piecewise_constant_schedule,
+    polynomial_schedule,
+    power_schedule,
+    step_decay,
+    warmup_cosine_decay_schedule,
+):
+    registry.register_schedule(_factory.__name__, _factory)
 
 
 def names() -> tuple[str, ...]:
-    """The names :func:`get` knows, sorted."""
-    return tuple(sorted(_SCHEDULES))
+    """The names :func:`get` knows, sorted (registered schedules included)."""
+    return registry.SCHEDULES.names()
 
 
 def get(identifier: str | Callable[..., Schedule]) -> Callable[..., Schedule]:
@@ -972,7 +972,4 @@ def get(identifier: str | Callable[..., Schedule]) -> Callable[..., Schedule]:
         return identifier
     if not isinstance(identifier, str):
         raise TypeError(f"schedule must be a name or a callable, got {type(identifier).__name__}")
-    try:
-        return _SCHEDULES[identifier]
-    except KeyError:
-        raise ValueError(f"unknown schedule {identifier!r}; valid names: {', '.join(names())}") from None
+    return registry.SCHEDULES.get(identifier)

@@ -1,10 +1,11 @@
 """The pure training run: ``run(hparams, key) -> Result``.
 
 Everything that changes code or shapes is in a frozen :class:`TrainConfig`
-(model, activation, optimizer family, schedule family, loss, batch size,
-epochs, early stopping). Everything a sweep varies is an array in
-:class:`HParams` (learning rate, optimizer betas, weight decay, L2 strength,
-dropout rate, schedule parameters). Because :func:`train` is pure,
+(model and its settings, activation, optimizer family, schedule family,
+task, loss, metrics, batch size, epochs, early stopping). Everything a sweep
+varies is an array in :class:`HParams` (learning rate, optimizer betas,
+weight decay, penalties, dropout rate, schedule and loss parameters).
+Because :func:`train` is pure,
 
     jax.jit(jax.vmap(run))(hparams_batch, keys)
 
@@ -12,6 +13,20 @@ trains a whole population in one compiled program. :func:`jit` is
 ``jax.jit`` with the compiler options jaxdl uses for its own programs (on
 XLA:CPU, half the compile time for the same run time; see
 :mod:`jaxdl._xla`).
+
+Every piece is named in a registry (:mod:`jaxdl.registry`), so a user's
+model, activation, optimizer, schedule, loss or metric is used exactly like
+a built-in. This module owns the list of sweepable keys: :func:`static_keys`
+(``TrainConfig``'s fields and the model factory's settings) and
+:func:`dynamic_keys` (``HParams``' fields and what the optimizer, schedule
+and loss factories take, read from their signatures, with the bounds of
+:data:`BOUNDS`).
+
+One training loop. :func:`train_step`, :func:`train_epoch` and
+:func:`evaluate` are module-level functions over a named :class:`TrainState`
+and a :class:`Learner` (the static half: the model's graph, optimizer, loss
+and metrics); :func:`train` scans them, and :mod:`jaxdl.transfer` and
+:mod:`jaxdl.diagnostics` reuse them.
 
 Inside the run, epochs are a ``lax.scan``; each epoch is a ``lax.scan`` over
 mini-batches drawn in-jit from a key. Early stopping, reduce-on-plateau and
@@ -33,32 +48,126 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
+import numbers
 from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from flax import nnx, struct
+from flax import nnx
 
 from jaxdl import data as data_lib
-from jaxdl import losses, models, optim, schedules
+from jaxdl import losses, metrics as metrics_lib, models, optim, registry, schedules
 from jaxdl._xla import jit
+from jaxdl.data import Data
 
 __all__ = [
+    "TASKS",
+    "BOUNDS",
     "TrainConfig",
     "HParams",
     "Data",
     "Result",
     "Carry",
+    "TrainState",
+    "Learner",
+    "make_learner",
+    "build_model",
+    "check",
     "make_run",
     "jit",
     "train",
+    "train_step",
+    "train_epoch",
     "evaluate",
-    "model_config",
+    "static_keys",
+    "dynamic_keys",
 ]
 
-_MONITORS = ("val_loss", "val_accuracy")
+TASKS = ("classification", "regression")
+_DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
+_DEFAULT_METRICS = {"classification": ("accuracy",), "regression": ("rmse", "r2")}
+_REGULARIZERS = ("l1", "max_norm", "clip_norm", "clip_value")
+
+BOUNDS: Mapping[str, tuple[float | None, float | None]] = {
+    "learning_rate": (0.0, None),
+    "weight_decay": (0.0, None),
+    "l2": (0.0, None),
+    "l1": (0.0, None),
+    "dropout_rate": (0.0, 1.0),
+    "max_norm": (0.0, None),
+    "clip_norm": (0.0, None),
+    "clip_value": (0.0, None),
+    "b1": (0.0, 1.0),
+    "b2": (0.0, 1.0),
+    "eps": (0.0, None),
+    "eps_root": (0.0, None),
+    "momentum": (0.0, 1.0),
+    "decay": (0.0, 1.0),
+    "rho": (0.0, 1.0),
+    "initial_accumulator_value": (0.0, None),
+    "initial_scale": (0.0, None),
+    "decay_rate": (0.0, None),
+    "decay_steps": (0.0, None),
+    "warmup_steps": (0.0, None),
+    "transition_steps": (0.0, None),
+    "delta": (0.0, None),
+}
+"""Allowed range ``[low, high)`` of a dynamic key, by name, where a signature cannot say.
+
+A dropout rate of 1 drops everything and ``b1 = 1`` never forgets, so both
+upper ends are excluded; ``None`` is unbounded. A factory registered with
+``bounds={name: (low, high)}`` overrides these for its own arguments; names
+in neither are not range-checked.
+"""
+
+
+# ---------------------------------------------------------------------------
+# Static choices
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def _lookup(table: registry.Registry, value: Any) -> Callable:
+    """A registered object by name, or a callable given directly."""
+    return value if callable(value) and not isinstance(value, str) else table.get(value)
+
+
+def _name(table: registry.Registry, value: Any) -> Any:
+    """What a record stores for ``value``: its registered name (objects must be registered)."""
+    return table.resolve(value) if value is not None else None
+
+
+def _parameters(factory: Callable) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(factory).parameters
+    except (TypeError, ValueError):
+        return {}
+
+
+_MODEL_CONTRACT = ("input_shape", "out_features", "activation", "rngs")
+
+
+def _model_settings(factory: Callable) -> dict[str, inspect.Parameter]:
+    """The static settings a model factory takes beyond the contract's arguments."""
+    parameters = _parameters(factory)
+    missing = [name for name in _MODEL_CONTRACT if name not in parameters]
+    if missing and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        what = getattr(factory, "__name__", repr(factory))
+        raise ValueError(
+            f"model factory {what} must take (input_shape, out_features, *, activation, rngs, **settings); "
+            f"it lacks {', '.join(missing)}"
+        )
+    return {name: p for name, p in parameters.items()
+            if name not in _MODEL_CONTRACT and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,40 +175,52 @@ class TrainConfig:
     """Static choices of a run: each distinct value compiles its own program.
 
     Attributes:
-      model: ``"mlp"`` or ``"cnn"``.
-      hidden: MLP hidden widths.
-      channels, dense: CNN conv channels and dense widths.
-      activation: a :mod:`jaxdl.activations` name.
-      init: initializer name, ``None`` for the one matched to the activation.
-      dropout: ``None`` (default: no dropout, no masks in the program), ``"standard"``
-        or ``"alpha"`` dropout, whose rate is ``HParams.dropout_rate``.
-      batch_norm: ``None``, ``"before"`` or ``"after"`` the activation.
-      optimizer: a :mod:`jaxdl.optim` name.
-      schedule: a :mod:`jaxdl.schedules` name; the learning rate is its initial
-        (or peak) value, and a decay length it needs defaults to the whole run.
-      loss: ``"cross_entropy"`` or ``"mse"`` (on one-hot targets).
+      model: a registered model name (``"mlp"``, ``"cnn"``, or one of yours) or
+        a factory ``factory(input_shape, out_features, *, activation, rngs,
+        **settings)`` (:mod:`jaxdl.models`).
+      model_args: the model's own settings, ``{"hidden": (128, 64)}`` for the
+        MLP; stored as sorted ``(name, value)`` pairs, read back with
+        :attr:`model_kwargs`.
+      activation: a registered activation name or function.
+      optimizer: a registered optimizer name or factory
+        ``factory(learning_rate, **hyperparameters) -> GradientTransformation``.
+      schedule: a registered schedule name or factory; the learning rate is its
+        initial (or peak) value, and a decay length it needs defaults to the
+        whole run.
+      task: ``"classification"``, ``"regression"`` or ``None`` (the data's task,
+        read from its label dtype).
+      loss: a registered per-example loss; ``None`` is the task's default
+        (cross-entropy for classification, MSE for regression).
+      metrics: registered metric names evaluated every epoch; ``None`` is the
+        task's default (``accuracy``; ``rmse`` and ``r2``).
+      class_weight: ``None``, ``"balanced"`` (``w_c = m / (K m_c)`` from the
+        training labels) or one weight per class; multiplies any per-example
+        weights of the data (``Data.w_train``).
       batch_size: mini-batch size; the remainder of each epoch is dropped.
       epochs: number of epochs.
       early_stopping: stop when ``monitor`` has not improved by ``min_delta``
         for ``patience`` epochs.
-      monitor: ``"val_loss"`` or ``"val_accuracy"`` (early stopping, plateau and best epoch).
+      monitor: ``"val_loss"`` or ``"val_<metric>"`` (early stopping, plateau and
+        best epoch); its direction comes from the metric table.
       patience, min_delta, restore_best: early stopping settings (Keras semantics).
       reduce_on_plateau: multiply the learning rate by ``plateau_factor`` after
         ``plateau_patience`` epochs without improvement.
       plateau_factor, plateau_patience: reduce-on-plateau settings.
+
+    Regularisers whose strength is an ``HParams`` field are switched on by
+    giving that field (``l1``, ``max_norm``, ``clip_norm``, ``clip_value``);
+    ``l2``, ``weight_decay`` and ``dropout_rate`` are always there, 0 by default.
     """
 
-    model: str = "mlp"
-    hidden: tuple[int, ...] = (64, 64)
-    channels: tuple[int, ...] = (16, 32)
-    dense: tuple[int, ...] = (64,)
-    activation: str = "relu"
-    init: str | None = None
-    dropout: str | None = None
-    batch_norm: str | None = None
-    optimizer: str = "adam"
-    schedule: str = "constant_schedule"
-    loss: str = "cross_entropy"
+    model: str | Callable = "mlp"
+    model_args: Any = ()
+    activation: str | Callable = "relu"
+    optimizer: str | Callable = "adam"
+    schedule: str | Callable = "constant_schedule"
+    task: str | None = None
+    loss: str | Callable | None = None
+    metrics: tuple[str, ...] | None = None
+    class_weight: Any = None
     batch_size: int = 32
     epochs: int = 20
     early_stopping: bool = False
@@ -112,22 +233,238 @@ class TrainConfig:
     plateau_patience: int = 3
 
     def __post_init__(self):
-        for name in ("hidden", "channels", "dense"):
-            object.__setattr__(self, name, tuple(int(w) for w in getattr(self, name)))
-        if self.model not in ("mlp", "cnn"):
-            raise ValueError(f"model must be 'mlp' or 'cnn', got {self.model!r}")
-        if self.loss not in _LOSSES:
-            raise ValueError(f"loss must be one of {sorted(_LOSSES)}, got {self.loss!r}")
-        if self.monitor not in _MONITORS:
-            raise ValueError(f"monitor must be one of {_MONITORS}, got {self.monitor!r}")
+        args = self.model_args.items() if isinstance(self.model_args, Mapping) else self.model_args
+        object.__setattr__(self, "model_args", tuple(sorted((str(k), _freeze(v)) for k, v in args)))
+        if self.metrics is not None:
+            names = (self.metrics,) if isinstance(self.metrics, str) else self.metrics
+            object.__setattr__(self, "metrics", tuple(names))
+        if isinstance(self.class_weight, (list, tuple)):
+            object.__setattr__(self, "class_weight", tuple(float(w) for w in self.class_weight))
+        factory = _lookup(registry.MODELS, self.model)
+        settings = _model_settings(factory)
+        for name, _ in self.model_args:
+            if name not in settings:
+                raise ValueError(f"model {self.model_name!r} has no setting {name!r}"
+                                 f"{registry.did_you_mean(name, settings)}")
+        _lookup(registry.ACTIVATIONS, self.activation)
+        _lookup(registry.OPTIMIZERS, self.optimizer)
+        _check_schedule(self.schedule)
+        if self.loss is not None:
+            _lookup(registry.LOSSES, self.loss)
+        for name in self.metrics or ():
+            registry.METRICS.get(name)
+        if self.task is not None and self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS} or None, got {self.task!r}")
+        if self.class_weight is not None and not isinstance(self.class_weight, tuple) \
+                and self.class_weight != "balanced":
+            raise ValueError(f"class_weight must be None, 'balanced' or one weight per class, got {self.class_weight!r}")
+        if isinstance(self.class_weight, tuple) and any(not (w >= 0 and math.isfinite(w)) for w in self.class_weight):
+            raise ValueError(f"class weights must be finite and non-negative, got {list(self.class_weight)}")
+        if not (isinstance(self.monitor, str) and self.monitor.startswith("val_")):
+            raise ValueError(f"monitor must be 'val_loss' or 'val_<metric>', got {self.monitor!r}")
+        metrics_lib.maximize(self.monitor)
         for name in ("batch_size", "epochs", "patience", "plateau_patience"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
-        optim.get(self.optimizer)
-        schedules.get(self.schedule)
-        # Model settings are checked by the model configuration itself.
-        models.MLPConfig(in_features=1, hidden=self.hidden, activation=self.activation, init=self.init,
-                         dropout=self.dropout, batch_norm=self.batch_norm)
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if not (isinstance(self.min_delta, numbers.Real) and self.min_delta >= 0):
+            raise ValueError(f"min_delta must be a non-negative number, got {self.min_delta!r}")
+        if not (isinstance(self.plateau_factor, numbers.Real) and 0 < self.plateau_factor < 1):
+            raise ValueError(f"plateau_factor must be in (0, 1), got {self.plateau_factor!r}")
+
+    @property
+    def model_kwargs(self) -> dict[str, Any]:
+        """The model's settings as a dict."""
+        return dict(self.model_args)
+
+    @property
+    def model_name(self) -> str:
+        """The model's registered name, or the factory's own name when it is not registered."""
+        if isinstance(self.model, str):
+            return self.model
+        return registry.MODELS.name_of(self.model) or getattr(self.model, "__name__", repr(self.model))
+
+    @classmethod
+    def from_static(cls, static: Mapping[str, Any]) -> "TrainConfig":
+        """Route flat static names (as a sweep plans them) to fields and model settings.
+
+        ``{"model": "mlp", "hidden": (64, 64), "activation": "elu"}`` gives
+        ``TrainConfig(model="mlp", model_args={"hidden": (64, 64)}, activation="elu")``.
+        ``dataset`` (a sweep's data-set choice) is not part of a configuration.
+
+        Raises:
+          ValueError: a name that is neither a field nor a setting of the model.
+        """
+        fields = {f.name for f in dataclasses.fields(cls)} - {"model_args"}
+        own = {k: v for k, v in static.items() if k in fields}
+        settings = _model_settings(_lookup(registry.MODELS, own.get("model", cls.model)))
+        args = {}
+        for name, value in static.items():
+            if name in fields or name == "dataset":
+                continue
+            if name not in settings:
+                raise ValueError(f"{name!r} is neither a TrainConfig field nor a setting of model "
+                                 f"{own.get('model', cls.model)!r}{registry.did_you_mean(name, fields | set(settings))}")
+            args[name] = value
+        return cls(**own, model_args=args)
+
+    def flat(self) -> dict[str, Any]:
+        """Every static choice by flat name, pieces by their registered names: what a record stores.
+
+        The inverse of :meth:`from_static` (model settings at their defaults included).
+
+        Raises:
+          ValueError: a piece given as an object that was never registered.
+        """
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "model_args"}
+        for field, table in (("model", registry.MODELS), ("activation", registry.ACTIVATIONS),
+                             ("optimizer", registry.OPTIMIZERS), ("schedule", registry.SCHEDULES),
+                             ("loss", registry.LOSSES)):
+            out[field] = _name(table, out[field])
+        defaults = {name: p.default for name, p in _model_settings(_lookup(registry.MODELS, self.model)).items()
+                    if p.default is not inspect.Parameter.empty}
+        out.update({name: _freeze(value) for name, value in {**defaults, **self.model_kwargs}.items()})
+        return out
+
+    def resolve(self, data: Data) -> "TrainConfig":
+        """The configuration with ``task``, ``loss`` and ``metrics`` filled in for ``data``.
+
+        Raises:
+          ValueError: the task disagrees with the data's, a loss or metric is
+            for the other task, or ``monitor`` is not measured.
+        """
+        task = self.task or data.task
+        if task != data.task:
+            raise ValueError(f"task {task!r} does not match the data, whose targets make it {data.task!r} "
+                             f"(build the data with task={task!r})")
+        loss = self.loss if self.loss is not None else _DEFAULT_LOSS[task]
+        loss_task = registry.LOSSES.info(loss).get("task") if isinstance(loss, str) else None
+        if loss_task not in (None, task):
+            raise ValueError(f"loss {loss!r} is for {loss_task}, but the task is {task}")
+        names = self.metrics if self.metrics is not None else _DEFAULT_METRICS[task]
+        for name in names:
+            metric_task = registry.METRICS.info(name).get("task")
+            if metric_task not in (None, task):
+                raise ValueError(f"metric {name!r} is for {metric_task}, but the task is {task}")
+        if self.monitor != "val_loss" and self.monitor[len("val_"):] not in names:
+            raise ValueError(f"monitor {self.monitor!r} is not measured; metrics are {list(names)}")
+        if isinstance(self.class_weight, tuple) and task == "classification" and len(self.class_weight) != data.num_classes:
+            raise ValueError(f"class_weight has {len(self.class_weight)} weights for {data.num_classes} classes")
+        if self.class_weight is not None and task != "classification":
+            raise ValueError("class_weight needs a classification task")
+        if self.task == task and self.loss == loss and self.metrics == tuple(names):
+            return self
+        return dataclasses.replace(self, task=task, loss=loss, metrics=tuple(names))
+
+
+def _check_schedule(schedule) -> None:
+    """A schedule a run can build: every argument it requires is a number a run can set."""
+    factory = _lookup(registry.SCHEDULES, schedule)
+    learning_rate = _schedule_rate_argument(factory)
+    unusable = [name for name, p in _parameters(factory).items()
+                if p.default is inspect.Parameter.empty and name != learning_rate and not _is_scalar_parameter(p)]
+    if unusable:
+        what = schedule if isinstance(schedule, str) else getattr(schedule, "__name__", repr(schedule))
+        raise ValueError(
+            f"schedule {what!r} needs {', '.join(unusable)}, which a run cannot set from numbers; "
+            f"build it in Python and register a factory of numbers (jaxdl.register_schedule)"
+        )
+
+
+def _is_scalar_parameter(parameter: inspect.Parameter) -> bool:
+    """Whether a factory argument takes a number (so a sweep may set it).
+
+    A default that is a number (not a bool) says so; without a usable
+    default, the annotation must name a number or an array-like, or be absent.
+    """
+    default = parameter.default
+    if isinstance(default, bool) or isinstance(default, str):
+        return False
+    if isinstance(default, numbers.Real):
+        return True
+    annotation = parameter.annotation
+    if annotation is inspect.Parameter.empty:
+        return default is None or default is inspect.Parameter.empty
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    return any(word in text for word in ("ArrayLike", "float", "Array", "ScalarOrSchedule", "Numeric"))
+
+
+def _schedule_rate_argument(factory: Callable) -> str | None:
+    """The argument of a schedule factory that the learning rate fills: ``peak_value`` if any, else the first."""
+    parameters = _parameters(factory)
+    if "peak_value" in parameters:
+        return "peak_value"
+    return next(iter(parameters), None)
+
+
+def static_keys(model: str | Callable = "mlp") -> frozenset[str]:
+    """Every static key a sweep may set for ``model``: ``TrainConfig``'s fields and the model's settings."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - {"model_args"}
+    return frozenset(fields | set(_model_settings(_lookup(registry.MODELS, model))))
+
+
+_HPARAM_SCALARS = ("learning_rate", "weight_decay", "l2", "dropout_rate", *_REGULARIZERS)
+
+
+def _factory_keys(factory: Callable, skip: set[str]) -> dict[str, inspect.Parameter]:
+    return {name: p for name, p in _parameters(factory).items()
+            if name not in skip and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and _is_scalar_parameter(p)}
+
+
+def _routes(config: TrainConfig) -> dict[str, dict[str, inspect.Parameter]]:
+    """The dynamic names of the optimizer, schedule and loss of ``config``, by part."""
+    optimizer = _lookup(registry.OPTIMIZERS, config.optimizer)
+    optimizer_skip = {"learning_rate"}
+    if not _decouples_itself(config.optimizer):
+        optimizer_skip.add("weight_decay")  # HParams.weight_decay, applied decoupled by the run
+    schedule = _lookup(registry.SCHEDULES, config.schedule)
+    schedule_skip = {_schedule_rate_argument(schedule), "steps_per_epoch"}
+    loss = _lookup(registry.LOSSES, config.loss) if config.loss is not None else None
+    routes = {"optimizer": _factory_keys(optimizer, optimizer_skip),
+              "schedule": _factory_keys(schedule, schedule_skip),
+              "loss": {} if loss is None else _factory_keys(loss, set(list(_parameters(loss))[:2]))}
+    return routes
+
+
+def _info(table: registry.Registry, value) -> Mapping[str, Any]:
+    name = value if isinstance(value, str) else table.name_of(value)
+    return table.info(name) if name is not None else {}
+
+
+def _decouples_itself(optimizer) -> bool:
+    return bool(_info(registry.OPTIMIZERS, optimizer).get("decoupled_weight_decay", False))
+
+
+def dynamic_keys(config: TrainConfig, task: str | None = None) -> dict[str, tuple[float | None, float | None]]:
+    """Every dynamic key a run of ``config`` takes, with its allowed ``[low, high)`` range.
+
+    ``HParams``' own fields, then the numeric arguments of the optimizer
+    factory (but its learning rate, and its own ``weight_decay`` unless it is
+    registered with ``decoupled_weight_decay=True``), of the schedule factory
+    (but the argument the learning rate fills, and ``steps_per_epoch``) and of
+    the loss (beyond outputs and targets). Bounds come from a factory's
+    registered ``bounds``, else :data:`BOUNDS`; ``(None, None)`` is unchecked.
+    ``task`` picks the default loss when ``config.loss`` is ``None``.
+    """
+    if config.loss is None and task is not None:
+        config = dataclasses.replace(config, loss=_DEFAULT_LOSS[task])
+    keys = {name: BOUNDS.get(name, (None, None)) for name in _HPARAM_SCALARS}
+    for part, names in _routes(config).items():
+        declared = _info({"optimizer": registry.OPTIMIZERS, "schedule": registry.SCHEDULES,
+                          "loss": registry.LOSSES}[part], getattr(config, part)).get("bounds", {})
+        for name in names:
+            keys.setdefault(name, declared.get(name, BOUNDS.get(name, (None, None))))
+    return keys
+
+
+def required_keys(config: TrainConfig) -> set[str]:
+    """Schedule arguments a trial must set: required, and not filled by the run itself."""
+    return {name for name, p in _routes(config)["schedule"].items()
+            if p.default is inspect.Parameter.empty and name not in ("decay_steps", "transition_steps")}
+
+
+# ---------------------------------------------------------------------------
+# Dynamic hyperparameters
 
 
 class HParams(NamedTuple):
@@ -136,126 +473,91 @@ class HParams(NamedTuple):
     Attributes:
       learning_rate: peak learning rate, the schedule's initial value.
       weight_decay: decoupled weight decay ``p <- p - lr * weight_decay * p``
-        (passed to the optimizer when it takes ``weight_decay``, as AdamW does).
+        for every optimizer (an optimizer registered with
+        ``decoupled_weight_decay=True``, such as AdamW, applies it itself).
       l2: L2 penalty ``l2 / (2 m) * ||W||^2`` on kernels, added to the loss.
-      dropout_rate: dropout probability in the hidden layers; needs
-        ``TrainConfig.dropout`` set (a non-zero rate without it is an error).
+      dropout_rate: rate of the model's :class:`~jaxdl.models.Dropout` layers
+        (a non-zero rate in a model without any is an error).
+      l1: ``None`` (off) or the L1 penalty's strength on kernels, ``g <- g +
+        l1 sign(W)`` before the optimizer; with ``l2`` it is the elastic net.
+      max_norm: ``None`` (off) or the max-norm constraint ``c``: every unit's
+        incoming weights are projected to norm at most ``c`` after each step.
+      clip_norm: ``None`` (off) or the largest global gradient norm.
+      clip_value: ``None`` (off) or the largest absolute gradient entry.
       optimizer: further optimizer arguments by name (``b1``, ``b2``, ``momentum``, ``decay`` ...).
       schedule: schedule arguments by name (``decay_rate``, ``warmup_steps`` ...).
+      loss: loss arguments by name (``delta`` of the Huber loss).
     """
 
     learning_rate: Any = 1e-3
     weight_decay: Any = 0.0
     l2: Any = 0.0
     dropout_rate: Any = 0.0
+    l1: Any = None
+    max_norm: Any = None
+    clip_norm: Any = None
+    clip_value: Any = None
     optimizer: Mapping[str, Any] = {}
     schedule: Mapping[str, Any] = {}
+    loss: Mapping[str, Any] = {}
 
     def batched(self, size: int) -> "HParams":
         """Every leaf as a float32 array of shape ``(size,)``: scalars are repeated.
 
         ``HParams(learning_rate=jnp.logspace(-4, -1, 16)).batched(16)`` is ready
-        for ``jax.vmap``.
+        for ``jax.vmap``. Fields left ``None`` stay ``None`` (off).
         """
         return jax.tree.map(lambda v: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (size,)), self)
 
     @classmethod
-    def from_flat(cls, values: Mapping[str, Any], config: TrainConfig) -> "HParams":
+    def from_flat(cls, values: Mapping[str, Any], config: TrainConfig, task: str | None = None) -> "HParams":
         """Route flat names (as a sweep plans them) to their fields.
 
         Names of HParams fields go there; names the optimizer factory takes go
-        to ``optimizer``; names the schedule takes go to ``schedule``. Anything
-        else is a ``ValueError``.
+        to ``optimizer``, then the schedule's to ``schedule`` and the loss's
+        to ``loss`` (see :func:`dynamic_keys`). Anything else is a ``ValueError``,
+        and so is a required schedule argument left out.
         """
-        own = {k: v for k, v in values.items() if k in cls._fields}
-        if "dropout_rate" in own and config.dropout is None:
-            raise ValueError("dropout_rate needs dropout='standard' or 'alpha' in the configuration")
-        optimizer_args = _accepted(optim.get(config.optimizer))
-        schedule_args = _accepted(schedules.get(config.schedule))
-        opt, sched = {}, {}
+        if config.loss is None and task is not None:
+            config = dataclasses.replace(config, loss=_DEFAULT_LOSS[task])
+        routes = _routes(config)
+        own, parts = {}, {part: {} for part in routes}
         for name, value in values.items():
-            if name in own:
+            if name in _HPARAM_SCALARS:
+                own[name] = value
                 continue
-            if name in optimizer_args:
-                opt[name] = value
-            elif name in schedule_args:
-                sched[name] = value
-            else:
+            part = next((part for part, names in routes.items() if name in names), None)
+            if part is None:
                 raise ValueError(
-                    f"hyperparameter {name!r} is not used by optimizer {config.optimizer!r} "
-                    f"or schedule {config.schedule!r}"
+                    f"hyperparameter {name!r} is not used by optimizer {_label(config.optimizer)!r}, "
+                    f"schedule {_label(config.schedule)!r} or loss {_label(config.loss)!r}"
+                    f"{registry.did_you_mean(name, dynamic_keys(config))}"
                 )
-        return cls(**own, optimizer=opt, schedule=sched)
+            parts[part][name] = value
+        missing = sorted(required_keys(config) - set(parts["schedule"]))
+        if missing:
+            raise ValueError(f"schedule {_label(config.schedule)!r} needs {', '.join(missing)}; set it")
+        return cls(**own, **parts)
 
 
-@struct.dataclass
-class Data:
-    """Train, validation and test arrays; the number of classes is static."""
-
-    x_train: jax.Array
-    y_train: jax.Array
-    x_val: jax.Array
-    y_val: jax.Array
-    x_test: jax.Array
-    y_test: jax.Array
-    num_classes: int = struct.field(pytree_node=False)
-
-    @classmethod
-    def from_splits(cls, train: data_lib.Dataset, val: data_lib.Dataset, test: data_lib.Dataset) -> "Data":
-        """From three :class:`jaxdl.data.Dataset` splits (as :func:`jaxdl.data.split_dataset` returns)."""
-        arrays = [jnp.asarray(a) for part in (train, val, test) for a in (part.x, part.y)]
-        return cls(*arrays, num_classes=int(train.num_classes))
-
-    @classmethod
-    def load(
-        cls,
-        dataset: str = "digits",
-        data_dir: str | None = None,
-        *,
-        image: bool = False,
-        fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
-        seed: int = 0,
-        standardize: bool = True,
-    ) -> "Data":
-        """Load, split and standardise a data set (statistics from the training split only).
-
-        The digits are split by ``fractions`` (stratified). Data sets with an
-        official test split (MNIST, Fashion-MNIST, CIFAR-10) keep it as the
-        test set and split their training files into train and validation in
-        the ratio ``fractions[0] : fractions[1]``.
-
-        Args:
-          dataset: ``"digits"``, ``"mnist"``, ``"fashion_mnist"`` or ``"cifar10"``.
-          data_dir: folder with the files (all but the digits).
-          image: NHWC images (for the CNN) instead of flat vectors.
-          fractions: train, validation, test fractions.
-          seed: seeds the shuffle of the split.
-          standardize: per-feature zero mean and unit variance, fitted on training data.
-        """
-        flat = not image
-        if dataset.lower() == "digits":
-            full = data_lib.load_digits(flat=flat)
-            parts = data_lib.split_dataset(full, fractions, key=seed, stratify=True)
-        else:
-            full = data_lib.load(dataset, data_dir, split="train", flat=flat)
-            share = fractions[1] / (fractions[0] + fractions[1])
-            train_part, val_part = data_lib.split_dataset(full, (1 - share, share), key=seed, stratify=True)
-            parts = (train_part, val_part, data_lib.load(dataset, data_dir, split="test", flat=flat))
-        if standardize:
-            standardizer = data_lib.Standardizer.fit(parts[0].x)
-            parts = [p._replace(x=standardizer.apply(p.x)) for p in parts]
-        return cls.from_splits(*parts)
+def _label(value) -> str:
+    if value is None or isinstance(value, str):
+        return str(value)
+    return getattr(value, "__name__", repr(value))
 
 
 class Result(NamedTuple):
     """What a run returns; every leaf gains a population axis under vmap.
 
     Attributes:
-      params, batch_stats: the final model state (the best epoch's with ``restore_best``).
-      history: per-epoch ``train_loss``, ``train_accuracy``, ``val_loss``,
-        ``val_accuracy``, ``learning_rate`` (NaN after the run stopped).
-      metrics: ``val_loss``, ``val_accuracy``, ``test_loss``, ``test_accuracy`` of
-        the returned state, and ``best_val_loss``, ``best_val_accuracy``, ``best_epoch``.
+      params, batch_stats: the final model state (the best epoch's with
+        ``restore_best``); ``batch_stats`` is every non-parameter variable of
+        the model but the dropout settings (batch-norm statistics).
+      history: per-epoch ``train_loss``, ``train_<metric>``, ``val_loss``,
+        ``val_<metric>`` and ``learning_rate`` (NaN after the run stopped).
+      metrics: ``val_loss``, ``val_<metric>``, ``test_loss``, ``test_<metric>`` of
+        the returned state, ``best_val_loss`` and ``best_val_<metric>`` of the
+        best epoch, and ``best_epoch``.
       diverged: whether a NaN or inf loss stopped the run.
       diverged_epoch: the 1-based epoch it diverged at, or -1.
       epochs_run: epochs trained before early stopping or divergence.
@@ -272,64 +574,92 @@ class Result(NamedTuple):
     carry: Any = None
 
 
+class TrainState(NamedTuple):
+    """Everything that changes from one step to the next.
+
+    Attributes:
+      params: the model's ``nnx.Param`` state.
+      batch_stats: its other variables (batch-norm statistics).
+      opt_state: the optimizer's state.
+      plateau: reduce-on-plateau state (its learning-rate factor multiplies every update).
+      key: draws the next epoch's batches and dropout masks.
+    """
+
+    params: Any
+    batch_stats: Any
+    opt_state: Any
+    plateau: schedules.PlateauState
+    key: jax.Array
+
+
 class Carry(NamedTuple):
     """The epoch scan's carry: everything a run needs to go on training.
 
     Attributes:
-      state: ``(params, batch_stats, opt_state, plateau_state, key)``.
+      state: the :class:`TrainState`.
       best: the best epoch so far (monitored value, epoch, metrics, weights).
       flags: epoch counter, stopped, diverged, diverged_epoch, epochs_run, wait.
     """
 
-    state: tuple
+    state: TrainState
     best: dict
     flags: dict
 
 
-def _accepted(factory: Callable) -> set[str]:
-    return set(inspect.signature(factory).parameters)
+# ---------------------------------------------------------------------------
+# Models, optimizers, schedules
 
 
-def _cross_entropy(logits, labels):
-    return losses.softmax_cross_entropy(logits, labels)
+def build_model(config: TrainConfig, data: Data, key) -> nnx.Module:
+    """The model of ``config`` for ``data``'s example shape and outputs, initialised from ``key``.
+
+    Raises:
+      ValueError: the factory raised (the message names the model and its
+        settings) or returned something that is not an ``nnx.Module``.
+    """
+    factory = _lookup(registry.MODELS, config.model)
+    try:
+        model = factory(tuple(data.x_train.shape[1:]), data.out_features,
+                        activation=_lookup(registry.ACTIVATIONS, config.activation),
+                        rngs=nnx.Rngs(params=key), **config.model_kwargs)
+    except Exception as error:
+        if isinstance(error, jax.errors.JAXTypeError) or "Tracer" in type(error).__name__:
+            raise
+        settings = ", ".join(f"{k}={v!r}" for k, v in config.model_args) or "no settings"
+        raise ValueError(f"model {config.model_name!r} ({settings}) could not be built for examples of shape "
+                         f"{tuple(data.x_train.shape[1:])}: {type(error).__name__}: {error}") from error
+    if not isinstance(model, nnx.Module):
+        raise ValueError(f"model factory {config.model_name!r} returned {type(model).__name__}, not an nnx.Module")
+    return model
 
 
-def _mse(logits, labels):
-    return losses.mean_squared_error(logits, jax.nn.one_hot(labels, logits.shape[-1]))
+def check(config: TrainConfig, data: Data, names=()) -> TrainConfig:
+    """Everything about a run that can fail before training, checked now: returns the resolved config.
 
+    Resolves the task, loss and metrics for ``data``, checks the batch size
+    against the training split, builds the model abstractly
+    (``jax.eval_shape``: no memory, no compilation) and routes the dynamic
+    ``names`` a trial will set (:meth:`HParams.from_flat`).
 
-_LOSSES = {"cross_entropy": _cross_entropy, "mse": _mse}
-
-
-def model_config(config: TrainConfig, data: Data) -> models.MLPConfig | models.CNNConfig:
-    """The model configuration for ``config`` on ``data``'s input shape and classes."""
-    common = dict(
-        out_features=data.num_classes,
-        activation=config.activation,
-        init=config.init,
-        dropout=config.dropout,
-        batch_norm=config.batch_norm,
-    )
-    if config.model == "mlp":
-        in_features = int(jnp.size(data.x_train[0]))
-        return models.MLPConfig(in_features=in_features, hidden=config.hidden, **common)
-    shape = data.x_train.shape[1:]
-    if len(shape) != 3:
-        raise ValueError(f"the CNN needs images (N, H, W, C), got data of shape {data.x_train.shape}")
-    return models.CNNConfig(input_shape=shape, channels=config.channels, dense=config.dense, **common)
+    Raises:
+      ValueError: the first problem, in one line.
+    """
+    config = config.resolve(data)
+    data.check_batch_size(config.batch_size)
+    jax.eval_shape(lambda key: nnx.state(build_model(config, data, key)), jax.random.key(0))
+    HParams.from_flat({name: 0.0 for name in names}, config)
+    return config
 
 
 def _make_schedule(config: TrainConfig, hparams: HParams, steps_per_epoch: int):
     """The schedule of ``config``: ``hparams.learning_rate`` is its initial or peak value."""
-    factory = schedules.get(config.schedule)
-    parameters = inspect.signature(factory).parameters
+    factory = _lookup(registry.SCHEDULES, config.schedule)
+    parameters = _parameters(factory)
     args = dict(hparams.schedule)
-    if "peak_value" in parameters:
-        args["peak_value"] = hparams.learning_rate
-        if "init_value" in parameters:
-            args.setdefault("init_value", 0.0)
-    else:
-        args[next(iter(parameters))] = hparams.learning_rate
+    rate = _schedule_rate_argument(factory)
+    args[rate] = hparams.learning_rate
+    if rate == "peak_value" and "init_value" in parameters:
+        args.setdefault("init_value", 0.0)
     for name in ("decay_steps", "transition_steps"):
         if name in parameters and parameters[name].default is inspect.Parameter.empty:
             args.setdefault(name, steps_per_epoch * config.epochs)
@@ -338,26 +668,200 @@ def _make_schedule(config: TrainConfig, hparams: HParams, steps_per_epoch: int):
     try:
         return factory(**args)
     except TypeError as error:
-        raise ValueError(f"schedule {config.schedule!r}: {error}") from None
+        raise ValueError(f"schedule {_label(config.schedule)!r}: {error}") from None
 
 
-def _make_optimizer(config: TrainConfig, hparams: HParams, schedule) -> tuple[optax.GradientTransformation, bool]:
-    """The optimizer, and whether it applies ``weight_decay`` itself."""
-    factory = optim.get(config.optimizer)
+def _make_optimizer(config: TrainConfig, hparams: HParams, schedule) -> optax.GradientTransformation:
+    """The optimizer chain: clipping, the L1 penalty, then the update rule."""
+    factory = _lookup(registry.OPTIMIZERS, config.optimizer)
     args = dict(hparams.optimizer)
-    takes_decay = "weight_decay" in _accepted(factory)
-    if takes_decay:
+    if _decouples_itself(config.optimizer):
         args["weight_decay"] = hparams.weight_decay
-    return factory(learning_rate=schedule, **args), takes_decay
+    rule = factory(learning_rate=schedule, **args)
+    if not isinstance(rule, optax.GradientTransformation):
+        raise ValueError(f"optimizer {_label(config.optimizer)!r} returned {type(rule).__name__}, "
+                         f"not an optax.GradientTransformation")
+    chain = []
+    if hparams.clip_value is not None:
+        chain.append(optax.clip(hparams.clip_value))
+    if hparams.clip_norm is not None:
+        chain.append(optax.clip_by_global_norm(hparams.clip_norm))
+    if hparams.l1 is not None:
+        chain.append(optim.add_l1_penalty(hparams.l1, mask=_kernel_mask))
+    return optax.chain(*chain, rule) if chain else rule
 
 
-def evaluate(graphdef, params, batch_stats, x, y, loss_name: str = "cross_entropy"):
-    """Mean loss and accuracy of a model state on ``(x, y)`` in inference mode."""
-    model = nnx.merge(graphdef, params, batch_stats)
-    logits = model(x, train=False)
-    loss = _LOSSES[loss_name](logits, y)
-    accuracy = jnp.mean(jnp.argmax(logits, -1) == y)
-    return loss, accuracy
+def _kernel_mask(params):
+    return jax.tree.map(lambda leaf: jnp.ndim(leaf) >= 2, params)
+
+
+# ---------------------------------------------------------------------------
+# One training loop: step, epoch, evaluation
+
+
+@dataclasses.dataclass(frozen=True)
+class Learner:
+    """The static half of training: how a :class:`TrainState` becomes the next one.
+
+    Built once per run (:func:`make_learner`) or by hand (``transfer``,
+    ``diagnostics``); the arrays it holds (hyperparameters inside the
+    optimizer) may be tracers of the run.
+
+    Attributes:
+      graphdef: the model's graph (``nnx.split``).
+      rates, keys: templates of the model's dropout variables (empty without dropout).
+      optimizer: the ``GradientTransformation``.
+      loss: per-example loss ``loss(outputs, targets) -> (m,)``.
+      metrics: ``{name: metric(outputs, targets) -> scalar}``.
+      dropout_rate: the rate every dropout layer trains with.
+      l2: the L2 penalty's strength (on kernels), or 0.
+      decay: ``count -> decoupled weight decay factor`` applied as ``u - decay * p``, or ``None``.
+      max_norm: the max-norm constraint, or ``None``.
+      class_weights: a weight per class, or ``None``.
+      postprocess: ``(new_state, old_state) -> state`` after every step (e.g.
+        to hold frozen batch statistics), or ``None``.
+    """
+
+    graphdef: Any
+    rates: Any
+    keys: Any
+    optimizer: optax.GradientTransformation
+    loss: Callable
+    metrics: Mapping[str, Callable] = dataclasses.field(default_factory=dict)
+    dropout_rate: Any = 0.0
+    l2: Any = 0.0
+    decay: Callable | None = None
+    max_norm: Any = None
+    class_weights: Any = None
+    postprocess: Callable | None = None
+
+    @property
+    def has_dropout(self) -> bool:
+        return models.dropout_leaves(self.keys) > 0
+
+    def model(self, params, batch_stats, dropout_key=None) -> nnx.Module:
+        """The model with these parameters; in training form when ``dropout_key`` is given."""
+        rates, keys = self.rates, self.keys
+        if dropout_key is not None and self.has_dropout:
+            rates, keys = models.with_dropout(rates, keys, self.dropout_rate, dropout_key)
+        return nnx.merge(self.graphdef, params, batch_stats, rates, keys, copy=True)
+
+
+def _weighted(learner: Learner, per_example, y, w):
+    if learner.class_weights is not None:
+        class_w = learner.class_weights[y]
+        w = class_w if w is None else w * class_w
+    return losses.weighted_mean(per_example, w)
+
+
+def train_step(learner: Learner, state: TrainState, x, y, w=None, count=None) -> tuple[TrainState, dict]:
+    """One optimizer step on the batch ``(x, y)`` (optional per-example weights ``w``).
+
+    The objective is the weighted mean loss plus the L2 penalty on kernels;
+    then the optimizer's update, the decoupled weight decay ``u - decay(count) p``,
+    the reduce-on-plateau factor, and the max-norm projection. Returns the
+    next state and ``{"loss": ..., metric: ...}`` on the batch (before the step).
+    """
+    state_key, dropout_key = jax.random.split(state.key) if learner.has_dropout else (state.key, None)
+
+    def objective(params, batch_stats):
+        # Fresh variables: batch norm updates its statistics inside this trace.
+        model = learner.model(params, batch_stats, dropout_key)
+        outputs = model(x, train=True)
+        loss = _weighted(learner, learner.loss(outputs, y), y, w)
+        penalty = losses.l2_penalty(params, learner.l2, x.shape[0], mask=losses.weights_only)
+        measured = {name: metric(outputs, y) for name, metric in learner.metrics.items()}
+        _, _, batch_stats, _, _ = models.split(model)
+        return loss + penalty, (loss, measured, batch_stats)
+
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+    (_, (loss, measured, batch_stats)), grads = grad_fn(state.params, state.batch_stats)
+    updates, opt_state = learner.optimizer.update(grads, state.opt_state, state.params)
+    if learner.decay is not None:
+        decay = learner.decay(count)
+        updates = jax.tree.map(lambda u, p: u - decay * p, updates, state.params)
+    updates = jax.tree.map(lambda u: state.plateau.learning_rate * u, updates)
+    params = optax.apply_updates(state.params, updates)
+    if learner.max_norm is not None:
+        params = optim.project_max_norm(params, learner.max_norm)
+    new = TrainState(params, batch_stats, opt_state, state.plateau, state_key)
+    if learner.postprocess is not None:
+        new = learner.postprocess(new, state)
+    return new, {"loss": loss, **measured}
+
+
+def train_epoch(learner: Learner, state: TrainState, x, y, w=None, *, batch_size: int,
+                first_step=0) -> tuple[TrainState, dict]:
+    """One shuffled pass over ``(x, y)`` in mini-batches of ``batch_size`` (the remainder dropped).
+
+    Returns the state after the epoch and the mean over its batches of each
+    step's ``loss`` and metrics. ``first_step`` is the count of the epoch's
+    first step (for schedules).
+    """
+    num_examples = x.shape[0]
+    steps = data_lib.steps_per_epoch(num_examples, batch_size)
+    state_key, batch_key = jax.random.split(state.key)
+    batches = data_lib.epoch_batches(batch_key, num_examples, batch_size)
+    counts = first_step + jnp.arange(steps)
+
+    def step(state, batch):
+        indices, count = batch
+        return train_step(learner, state, x[indices], y[indices], None if w is None else w[indices], count)
+
+    state, stats = jax.lax.scan(step, state._replace(key=state_key), (batches, counts))
+    return state, {name: jnp.mean(values) for name, values in stats.items()}
+
+
+def evaluate(learner: Learner, params, batch_stats, x, y) -> dict:
+    """``{"loss": mean loss, metric: value}`` of a model state on ``(x, y)`` in inference mode.
+
+    The loss is the plain mean (no class weights or penalties): comparable
+    across runs whatever they were trained with.
+    """
+    outputs = learner.model(params, batch_stats)(x, train=False)
+    results = {"loss": jnp.mean(learner.loss(outputs, y))}
+    results.update({name: metric(outputs, y) for name, metric in learner.metrics.items()})
+    return results
+
+
+def _class_weights(config: TrainConfig, data: Data):
+    if config.class_weight is None:
+        return None
+    if config.class_weight == "balanced":
+        counts = jnp.bincount(jnp.asarray(data.y_train), length=data.num_classes).astype(jnp.float32)
+        total = jnp.float32(data.y_train.shape[0])
+        return jnp.where(counts > 0, total / (data.num_classes * jnp.maximum(counts, 1.0)), 0.0)
+    return jnp.asarray(config.class_weight, jnp.float32)
+
+
+def make_learner(config: TrainConfig, hparams: HParams, model: nnx.Module, data: Data,
+                 steps_per_epoch: int) -> tuple[Learner, Callable, Any, Any]:
+    """The :class:`Learner` of a run, its schedule, and the model's initial parameters and state.
+
+    ``config`` must be resolved (:meth:`TrainConfig.resolve`).
+    """
+    graphdef, params, batch_stats, rates, keys = models.split(model)
+    schedule = _make_schedule(config, hparams, steps_per_epoch)
+    optimizer = _make_optimizer(config, hparams, schedule)
+    decay = None
+    if not _decouples_itself(config.optimizer):
+        decay = lambda count: schedule(count) * hparams.weight_decay
+    loss = _lookup(registry.LOSSES, config.loss)
+    if hparams.loss:
+        loss_args = dict(hparams.loss)
+        base = loss
+        loss = lambda outputs, targets: base(outputs, targets, **loss_args)
+    learner = Learner(
+        graphdef, rates, keys, optimizer, loss,
+        metrics={name: registry.METRICS.get(name) for name in config.metrics},
+        dropout_rate=hparams.dropout_rate, l2=hparams.l2, decay=decay, max_norm=hparams.max_norm,
+        class_weights=_class_weights(config, data),
+    )
+    return learner, schedule, params, batch_stats
+
+
+# ---------------------------------------------------------------------------
+# The run
 
 
 def _nonzero(value) -> bool:
@@ -377,15 +881,21 @@ def _tree_where(condition, on_true, on_false):
                         on_true, on_false)
 
 
+def _as_arrays(hparams: HParams) -> HParams:
+    scalars = {f: jnp.asarray(getattr(hparams, f), jnp.float32) for f in _HPARAM_SCALARS
+               if getattr(hparams, f) is not None}
+    return hparams._replace(**scalars)
+
+
 def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Carry | None = None,
           keep_carry: bool = False, on_epoch: Callable[[int, dict], None] | None = None) -> Result:
     """Train one model; pure, so it can be jitted and vmapped over ``hparams`` and ``key``.
 
     Args:
-      config: the static choices.
+      config: the static choices (``task``, ``loss`` and ``metrics`` default from ``data``).
       hparams: the dynamic hyperparameters (arrays or floats).
       key: initialises the model and draws mini-batches and dropout masks.
-      data: train, validation and test arrays.
+      data: train, validation and test arrays (:class:`jaxdl.data.Data`).
       resume: a previous call's ``Result.carry``: continue that run for
         ``config.epochs`` more epochs (successive halving continues survivors
         this way). The schedule's step count goes on from where it stopped.
@@ -394,86 +904,50 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
         (1-based epoch, the history row as arrays), through ``jax.debug.callback``;
         for progress bars, not for results.
     """
-    hparams = hparams._replace(
-        **{f: jnp.asarray(getattr(hparams, f), jnp.float32) for f in ("learning_rate", "weight_decay", "l2", "dropout_rate")}
-    )
+    config = config.resolve(data)
+    hparams = _as_arrays(hparams)
     init_key, run_key = jax.random.split(key)
-    model = models.build(model_config(config, data), init_key)
-    graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    model = build_model(config, data, init_key)
+    data.check_batch_size(config.batch_size)
+    steps_per_epoch = data_lib.steps_per_epoch(int(data.x_train.shape[0]), config.batch_size)
+    learner, schedule, params, batch_stats = make_learner(config, hparams, model, data, steps_per_epoch)
+    if not learner.has_dropout and _nonzero(hparams.dropout_rate):
+        raise ValueError(f"dropout_rate is non-zero but model {config.model_name!r} has no Dropout layer; "
+                         f"for the built-in models set dropout='standard' (or 'alpha') in model_args")
+    maximize = metrics_lib.maximize(config.monitor)
+    monitored_name = config.monitor[len("val_"):]
+    names = ["loss", *config.metrics]
 
-    num_train = data.x_train.shape[0]
-    steps_per_epoch = data_lib.steps_per_epoch(num_train, config.batch_size)
-    schedule = _make_schedule(config, hparams, steps_per_epoch)
-    optimizer, decays_itself = _make_optimizer(config, hparams, schedule)
-    loss_fn = _LOSSES[config.loss]
-
-    if config.dropout is None and _nonzero(hparams.dropout_rate):
-        raise ValueError("dropout_rate is non-zero but the configuration has no dropout; "
-                         "set TrainConfig(dropout='standard') or 'alpha'")
-
-    def objective(params, batch_stats, x, y, dropout_key):
-        # Fresh variables: batch norm updates its statistics inside this trace.
-        model = nnx.merge(graphdef, params, batch_stats, copy=True)
-        logits = model(x, train=True, dropout_rate=hparams.dropout_rate, key=dropout_key)
-        loss = loss_fn(logits, y)
-        penalty = losses.l2_penalty(params, hparams.l2, x.shape[0], mask=losses.weights_only)
-        accuracy = jnp.mean(jnp.argmax(logits, -1) == y)
-        return loss + penalty, (loss, accuracy, nnx.state(model, nnx.BatchStat))
-
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-
-    def step(carry, batch):
-        params, batch_stats, opt_state, plateau, step_key = carry
-        indices, count = batch
-        # Without dropout the step draws no random numbers at all.
-        step_key, dropout_key = jax.random.split(step_key) if config.dropout else (step_key, None)
-        x, y = data.x_train[indices], data.y_train[indices]
-        (_, (loss, accuracy, batch_stats)), grads = grad_fn(params, batch_stats, x, y, dropout_key)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
-        if not decays_itself:
-            decay = schedule(count) * hparams.weight_decay
-            updates = jax.tree.map(lambda u, p: u - decay * p, updates, params)
-        updates = jax.tree.map(lambda u: plateau.learning_rate * u, updates)
-        params = optax.apply_updates(params, updates)
-        return (params, batch_stats, opt_state, plateau, step_key), (loss, accuracy)
-
-    better = (lambda new, best: new < best - config.min_delta) if config.monitor == "val_loss" else (
-        lambda new, best: new > best + config.min_delta
-    )
+    def better(new, best):
+        return new > best + config.min_delta if maximize else new < best - config.min_delta
 
     def epoch(carry, _):
         state, best, flags = carry
         epoch_index = flags["epoch"]
-        params, batch_stats, opt_state, plateau, epoch_key = state
         active = ~(flags["stopped"] | flags["diverged"])
-        epoch_key, batch_key = jax.random.split(epoch_key)
-        batches = data_lib.epoch_batches(batch_key, num_train, config.batch_size)
-        counts = epoch_index * steps_per_epoch + jnp.arange(steps_per_epoch)
-        new_state, (batch_losses, batch_accs) = jax.lax.scan(
-            step, (params, batch_stats, opt_state, plateau, epoch_key), (batches, counts)
-        )
-        val_loss, val_acc = evaluate(graphdef, new_state[0], new_state[1], data.x_val, data.y_val, config.loss)
-        train_loss = jnp.mean(batch_losses)
-        blew_up = active & ~(jnp.isfinite(train_loss) & jnp.isfinite(val_loss))
+        new_state, train_stats = train_epoch(learner, state, data.x_train, data.y_train, data.w_train,
+                                             batch_size=config.batch_size,
+                                             first_step=epoch_index * steps_per_epoch)
+        val = evaluate(learner, new_state.params, new_state.batch_stats, data.x_val, data.y_val)
+        blew_up = active & ~(jnp.isfinite(train_stats["loss"]) & jnp.isfinite(val["loss"]))
         keep = active & ~blew_up
         state = _tree_where(keep, new_state, state)
-        monitored = val_loss if config.monitor == "val_loss" else val_acc
+        monitored = val[monitored_name]
         improved = keep & better(monitored, best["value"])
         best = {
             "value": jnp.where(improved, monitored, best["value"]),
             "epoch": jnp.where(improved, epoch_index + 1, best["epoch"]),
-            "val_loss": jnp.where(improved, val_loss, best["val_loss"]),
-            "val_accuracy": jnp.where(improved, val_acc, best["val_accuracy"]),
-            "params": _tree_where(improved, state[0], best["params"]) if config.restore_best else None,
-            "batch_stats": _tree_where(improved, state[1], best["batch_stats"]) if config.restore_best else None,
+            **{f"val_{name}": jnp.where(improved, val[name], best[f"val_{name}"]) for name in names},
+            "params": _tree_where(improved, state.params, best["params"]) if config.restore_best else None,
+            "batch_stats": _tree_where(improved, state.batch_stats, best["batch_stats"]) if config.restore_best else None,
         }
         wait = jnp.where(improved, 0, flags["wait"] + keep)
         if config.reduce_on_plateau:
             reduced = schedules.plateau_update(
-                state[3], monitored, factor=config.plateau_factor, patience=config.plateau_patience,
-                min_delta=config.min_delta, mode="min" if config.monitor == "val_loss" else "max",
+                state.plateau, monitored, factor=config.plateau_factor, patience=config.plateau_patience,
+                min_delta=config.min_delta, mode="max" if maximize else "min",
             )
-            state = state[:3] + (_tree_where(keep, reduced, state[3]),) + state[4:]
+            state = state._replace(plateau=_tree_where(keep, reduced, state.plateau))
         stopped = flags["stopped"] | (keep & config.early_stopping & (wait >= config.patience))
         flags = {
             "epoch": epoch_index + 1,
@@ -484,23 +958,21 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
             "wait": wait,
         }
         nan = jnp.float32(jnp.nan)
+        last_step = (epoch_index + 1) * steps_per_epoch - 1
         row = {
-            "train_loss": jnp.where(active, train_loss, nan),
-            "train_accuracy": jnp.where(active, jnp.mean(batch_accs), nan),
-            "val_loss": jnp.where(active, val_loss, nan),
-            "val_accuracy": jnp.where(active, val_acc, nan),
-            "learning_rate": jnp.where(active, schedule(counts[-1]) * plateau.learning_rate, nan),
+            **{f"train_{name}": jnp.where(active, train_stats[name], nan) for name in names},
+            **{f"val_{name}": jnp.where(active, val[name], nan) for name in names},
+            "learning_rate": jnp.where(active, schedule(last_step) * carry[0].plateau.learning_rate, nan),
         }
         if on_epoch is not None:
             jax.debug.callback(on_epoch, epoch_index + 1, row, ordered=True)
         return (state, best, flags), row
 
-    opt_state = optimizer.init(params)
+    opt_state = learner.optimizer.init(params)
     initial_best = {
-        "value": jnp.float32(jnp.inf if config.monitor == "val_loss" else -jnp.inf),
+        "value": jnp.float32(-jnp.inf if maximize else jnp.inf),
         "epoch": jnp.int32(0),
-        "val_loss": jnp.float32(jnp.nan),
-        "val_accuracy": jnp.float32(jnp.nan),
+        **{f"val_{name}": jnp.float32(jnp.nan) for name in names},
         "params": params if config.restore_best else None,
         "batch_stats": batch_stats if config.restore_best else None,
     }
@@ -512,28 +984,26 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
         "epochs_run": jnp.int32(0),
         "wait": jnp.int32(0),
     }
-    carry = Carry((params, batch_stats, opt_state, schedules.plateau_init(1.0), run_key), initial_best, flags)
+    state = TrainState(params, batch_stats, opt_state, schedules.plateau_init(1.0), run_key)
+    carry = Carry(state, initial_best, flags)
     if resume is not None:
-        carry = Carry(*resume)
+        carry = Carry(TrainState(*resume[0]), *resume[1:])
     (state, best, flags), history = jax.lax.scan(epoch, tuple(carry), None, length=config.epochs)
     final_carry = Carry(state, best, flags) if keep_carry else None
-    params, batch_stats = state[0], state[1]
+    params, batch_stats = state.params, state.batch_stats
     if config.restore_best:
         has_best = best["epoch"] > 0
         params = _tree_where(has_best, best["params"], params)
         batch_stats = _tree_where(has_best, best["batch_stats"], batch_stats)
-    val_loss, val_acc = evaluate(graphdef, params, batch_stats, data.x_val, data.y_val, config.loss)
-    test_loss, test_acc = evaluate(graphdef, params, batch_stats, data.x_test, data.y_test, config.loss)
-    metrics = {
-        "val_loss": val_loss,
-        "val_accuracy": val_acc,
-        "test_loss": test_loss,
-        "test_accuracy": test_acc,
-        "best_val_loss": best["val_loss"],
-        "best_val_accuracy": best["val_accuracy"],
+    val = evaluate(learner, params, batch_stats, data.x_val, data.y_val)
+    test = evaluate(learner, params, batch_stats, data.x_test, data.y_test)
+    results = {
+        **{f"val_{name}": val[name] for name in names},
+        **{f"test_{name}": test[name] for name in names},
+        **{f"best_val_{name}": best[f"val_{name}"] for name in names},
         "best_epoch": best["epoch"],
     }
-    return Result(params, batch_stats, history, metrics, flags["diverged"], flags["diverged_epoch"],
+    return Result(params, batch_stats, history, results, flags["diverged"], flags["diverged_epoch"],
                   flags["epochs_run"], final_carry)
 
 

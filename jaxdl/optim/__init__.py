@@ -48,24 +48,18 @@ from jaxdl.optim.transforms import (
     scale_by_rms,
 )
 
-_OPTIMIZERS = {
-    "adadelta": adadelta,
-    "adagrad": adagrad,
-    "adam": adam,
-    "adamax": adamax,
-    "adamw": adamw,
-    "amsgrad": amsgrad,
-    "momentum": momentum,
-    "nadam": nadam,
-    "nesterov": nesterov,
-    "rmsprop": rmsprop,
-    "sgd": sgd,
-}
+from jaxdl import registry
+
+# adamw applies its own (decoupled) weight decay; for every other optimizer a
+# run applies HParams.weight_decay decoupled itself (see jaxdl.train).
+for _factory in (adadelta, adagrad, adam, adamax, adamw, amsgrad, momentum, nadam, nesterov, rmsprop, sgd):
+    registry.register_optimizer(_factory.__name__, _factory,
+                                decoupled_weight_decay=_factory is adamw)
 
 
 def names() -> list[str]:
-    """The names :func:`get` accepts, sorted."""
-    return sorted(_OPTIMIZERS)
+    """The names :func:`get` accepts, sorted (registered optimizers included)."""
+    return list(registry.OPTIMIZERS.names())
 
 
 def get(name: str):
@@ -74,49 +68,4 @@ def get(name: str):
     Raises:
       ValueError: for an unknown name; the message lists the valid ones.
     """
-    key = name.lower() if isinstance(name, str) else None
-    if key not in _OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {name!r}; valid names: {', '.join(names())}")
-    return _OPTIMIZERS[key]
-
-
-__all__ = [
-    "AdadeltaState",
-    "AdagradState",
-    "AdamState",
-    "AdamaxState",
-    "AmsgradState",
-    "CenteredRmsState",
-    "MomentumState",
-    "NadamState",
-    "PenaltyState",
-    "RmsState",
-    "adadelta",
-    "adagrad",
-    "adam",
-    "adamax",
-    "adamw",
-    "add_decayed_weights",
-    "add_elastic_net_penalty",
-    "add_l1_penalty",
-    "amsgrad",
-    "clip",
-    "clip_by_global_norm",
-    "constrain_max_norm",
-    "get",
-    "momentum",
-    "nadam",
-    "names",
-    "nesterov",
-    "project_max_norm",
-    "rmsprop",
-    "scale_by_adadelta",
-    "scale_by_adagrad",
-    "scale_by_adam",
-    "scale_by_adamax",
-    "scale_by_amsgrad",
-    "scale_by_momentum",
-    "scale_by_nadam",
-    "scale_by_rms",
-    "sgd",
-]
+    return registry.OPTIMIZERS.get(name)
