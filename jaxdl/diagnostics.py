@@ -19,8 +19,10 @@ The checks see a model's hidden layers through :func:`layer_outputs`, a
 forward pass that walks ``model.blocks`` as :class:`jaxdl.models.MLP` and
 :class:`jaxdl.models.CNN` do and records each block's pre-activation,
 activation and output. Every computation is jitted on the pure split
-``graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)``;
-the model passed in is never modified.
+``graphdef, params, batch_stats, rates, keys = jaxdl.models.split(model)``;
+the model passed in is never modified. Losses, accuracies and optimizer
+steps are those of jaxdl's one training loop (:func:`jaxdl.train.train_step`
+and :func:`jaxdl.train.evaluate`, with softmax cross-entropy and accuracy).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ import numpy as np
 import optax
 from flax import nnx
 
-from jaxdl import losses, models, optim
+from jaxdl import losses, metrics as metrics_lib, models, optim, schedules, train
 
 __all__ = [
     "ActivationCheck",
@@ -64,7 +66,21 @@ _SATURATING = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0), "hard_sigmoid": (0.0,
 
 
 def _split(model):
-    return nnx.split(model, nnx.Param, nnx.BatchStat)
+    """``graphdef, params, batch_stats, rates, keys`` (:func:`jaxdl.models.split`)."""
+    return models.split(model)
+
+
+def _learner(graphdef, rates, keys, optimizer: optax.GradientTransformation) -> train.Learner:
+    """A :class:`jaxdl.train.Learner` for softmax cross-entropy and accuracy, without regularisation or dropout."""
+    return train.Learner(graphdef, rates, keys, optimizer, losses.cross_entropy,
+                         metrics={"accuracy": metrics_lib.classification_accuracy})
+
+
+def _initial_state(learner: train.Learner, params, batch_stats, opt_state=None) -> train.TrainState:
+    # The key only feeds dropout masks, drawn at rate 0.
+    if opt_state is None:
+        opt_state = learner.optimizer.init(params)
+    return train.TrainState(params, batch_stats, opt_state, schedules.plateau_init(1.0), jax.random.key(0))
 
 
 def _resolve_optimizer(optimizer: Optimizer, learning_rate):
@@ -137,8 +153,8 @@ def _walk(model, x, use_running_average: bool):
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "use_running_average"))
-def _layer_outputs(graphdef, params, batch_stats, x, use_running_average):
-    return _walk(nnx.merge(graphdef, params, batch_stats), x, use_running_average)
+def _layer_outputs(graphdef, params, batch_stats, rates, keys, x, use_running_average):
+    return _walk(nnx.merge(graphdef, params, batch_stats, rates, keys), x, use_running_average)
 
 
 def layer_outputs(model, x, *, use_running_average: bool = True) -> LayerOutputs:
@@ -151,8 +167,9 @@ def layer_outputs(model, x, *, use_running_average: bool = True) -> LayerOutputs
         the default) or, with ``False``, the statistics of this batch, as in
         training; the running statistics are not updated either way.
     """
-    graphdef, params, batch_stats = _split(model)
-    pre, act, out, logits = _layer_outputs(graphdef, params, batch_stats, jnp.asarray(x), use_running_average)
+    graphdef, params, batch_stats, rates, keys = _split(model)
+    pre, act, out, logits = _layer_outputs(graphdef, params, batch_stats, rates, keys, jnp.asarray(x),
+                                           use_running_average)
     names = tuple(f"blocks/{i}" for i in range(len(model.blocks)))
     return LayerOutputs(names, pre, act, out, logits)
 
@@ -173,9 +190,10 @@ class InitialLossCheck(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames="graphdef")
-def _loss_and_accuracy(graphdef, params, batch_stats, x, y):
-    logits = nnx.merge(graphdef, params, batch_stats)(x, train=False)
-    return losses.softmax_cross_entropy(logits, y), jnp.mean(jnp.argmax(logits, -1) == y)
+def _evaluate(graphdef, params, batch_stats, rates, keys, x, y):
+    # Evaluation takes no optimizer step: the identity stands in for one.
+    learner = _learner(graphdef, rates, keys, optax.identity())
+    return train.evaluate(learner, params, batch_stats, x, y)
 
 
 def initial_loss(model, x, y, *, num_classes: int | None = None, tolerance: float = 0.5) -> InitialLossCheck:
@@ -198,9 +216,9 @@ def initial_loss(model, x, y, *, num_classes: int | None = None, tolerance: floa
     num_classes = int(num_classes if num_classes is not None else model.config.out_features)
     if num_classes < 2:
         raise ValueError(f"num_classes must be at least 2, got {num_classes}")
-    graphdef, params, batch_stats = _split(model)
-    loss, _ = _loss_and_accuracy(graphdef, params, batch_stats, jnp.asarray(x), jnp.asarray(y, jnp.int32))
-    loss, expected = float(loss), math.log(num_classes)
+    graphdef, params, batch_stats, rates, keys = _split(model)
+    measured = _evaluate(graphdef, params, batch_stats, rates, keys, jnp.asarray(x), jnp.asarray(y, jnp.int32))
+    loss, expected = float(measured["loss"]), math.log(num_classes)
     gap = loss - expected
     where = f"initial loss {loss:.3f}, chance -log(1/{num_classes}) = {expected:.3f}"
     if not math.isfinite(loss):
@@ -247,34 +265,16 @@ class OverfitCheck(NamedTuple):
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "optimizer", "max_steps"))
-def _overfit(graphdef, params, batch_stats, x, y, learning_rate, *, optimizer, max_steps):
-    transform = _build_optimizer(optimizer, learning_rate)
-    no_dropout = jax.random.key(0)  # dropout_rate is 0: the key is never used for masks
+def _overfit(graphdef, params, batch_stats, rates, keys, x, y, learning_rate, *, optimizer, max_steps):
+    learner = _learner(graphdef, rates, keys, _build_optimizer(optimizer, learning_rate))
 
-    def forward(state):
-        model = nnx.merge(graphdef, *state)
-        logits = model(x, train=True, dropout_rate=0.0, key=no_dropout)
-        accuracy = jnp.mean(jnp.argmax(logits, -1) == y)
-        return losses.softmax_cross_entropy(logits, y), (accuracy, nnx.state(model, nnx.BatchStat))
+    def step(state, count):
+        return train.train_step(learner, state, x, y, count=count)
 
-    # Batch statistics are differentiated too (zero gradient, dropped) so that
-    # batch norm may update them on the trace it runs in.
-    grad_fn = jax.value_and_grad(forward, has_aux=True)
-
-    def step(carry, _):
-        params, batch_stats, opt_state = carry
-        (loss, (accuracy, batch_stats)), (grads, _) = grad_fn((params, batch_stats))
-        updates, opt_state = transform.update(grads, opt_state, params)
-        return (optax.apply_updates(params, updates), batch_stats, opt_state), (loss, accuracy)
-
-    (params, batch_stats, _), (step_losses, step_accuracies) = jax.lax.scan(
-        step, (params, batch_stats, transform.init(params)), None, length=max_steps
-    )
-    final_loss, (final_accuracy, _) = forward((params, batch_stats))
-    return (
-        jnp.append(step_losses, final_loss),
-        jnp.append(step_accuracies, final_accuracy),
-    )
+    # A step measures the batch before its update, so one step more than
+    # max_steps also measures the model after the last one (its update is dropped).
+    _, measured = jax.lax.scan(step, _initial_state(learner, params, batch_stats), jnp.arange(max_steps + 1))
+    return measured["loss"], measured["accuracy"]
 
 
 def overfit_batch(
@@ -313,9 +313,9 @@ def overfit_batch(
     if int(max_steps) <= 0:
         raise ValueError(f"max_steps must be positive, got {max_steps}")
     optimizer, learning_rate = _resolve_optimizer(optimizer, learning_rate)
-    graphdef, params, batch_stats = _split(model)
+    graphdef, params, batch_stats, rates, keys = _split(model)
     step_losses, step_accuracies = _overfit(
-        graphdef, params, batch_stats,
+        graphdef, params, batch_stats, rates, keys,
         jnp.asarray(x[:batch_size]), jnp.asarray(y[:batch_size], jnp.int32), learning_rate,
         optimizer=optimizer, max_steps=int(max_steps),
     )
@@ -435,18 +435,27 @@ def _kernels(tree, num_blocks):
     return kernels + [tree["head"]["kernel"][...]]
 
 
+def _record_updates() -> optax.GradientTransformation:
+    """Pass updates through unchanged and keep them as the state: the step a chain ends with."""
+    return optax.GradientTransformation(
+        lambda params: jax.tree.map(jnp.zeros_like, params),
+        lambda updates, state, params=None: (updates, updates),
+    )
+
+
 @functools.partial(jax.jit, static_argnames=("graphdef", "optimizer", "num_blocks"))
-def _update_ratios(graphdef, params, batch_stats, opt_state, x, y, learning_rate, *, optimizer, num_blocks):
+def _update_ratios(graphdef, params, batch_stats, rates, keys, opt_state, x, y, learning_rate,
+                   *, optimizer, num_blocks):
     transform = _build_optimizer(optimizer, learning_rate)
-
-    def objective(state):
-        model = nnx.merge(graphdef, *state)
-        return losses.softmax_cross_entropy(model(x, train=True, dropout_rate=0.0, key=jax.random.key(0)), y)
-
-    grads, _ = jax.grad(objective)((params, batch_stats))
+    # The optimizer's update, read from a recorder chained after it: exact,
+    # where new minus old parameters would lose the update's low digits.
+    learner = _learner(graphdef, rates, keys, optax.chain(transform, _record_updates()))
     if opt_state is None:
         opt_state = transform.init(params)
-    updates, _ = transform.update(grads, opt_state, params)
+    recorder_state = jax.tree.map(jnp.zeros_like, params)
+    state = _initial_state(learner, params, batch_stats, (opt_state, recorder_state))
+    stepped, _ = train.train_step(learner, state, x, y)
+    updates = stepped.opt_state[1]
     return jnp.stack([
         jnp.linalg.norm(u.ravel()) / jnp.linalg.norm(w.ravel())
         for u, w in zip(_kernels(updates, num_blocks), _kernels(params, num_blocks))
@@ -491,10 +500,10 @@ def update_ratios(
         side of 1e-3).
     """
     optimizer, learning_rate = _resolve_optimizer(optimizer, learning_rate)
-    graphdef, params, batch_stats = _split(model)
+    graphdef, params, batch_stats, rates, keys = _split(model)
     num_blocks = len(model.blocks)
     ratios = _update_ratios(
-        graphdef, params, batch_stats, opt_state, jnp.asarray(x), jnp.asarray(y, jnp.int32),
+        graphdef, params, batch_stats, rates, keys, opt_state, jnp.asarray(x), jnp.asarray(y, jnp.int32),
         learning_rate, optimizer=optimizer, num_blocks=num_blocks,
     )
     ratios = tuple(float(r) for r in np.asarray(ratios))

@@ -950,7 +950,10 @@ for _factory in (
     step_decay,
     warmup_cosine_decay_schedule,
 ):
-    registry.register_schedule(_factory.__name__, _factory)
+    # ``arrays``: arguments that hold a list of values, which no sweep can set from numbers.
+    registry.register_schedule(_factory.__name__, _factory,
+                               arrays=("boundaries", "values") if _factory in (piecewise_constant_decay,
+                                                                               join_schedules) else ())
 
 
 def names() -> tuple[str, ...]:

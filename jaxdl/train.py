@@ -75,6 +75,7 @@ __all__ = [
     "Learner",
     "make_learner",
     "build_model",
+    "make_model",
     "check",
     "make_run",
     "jit",
@@ -361,8 +362,10 @@ def _check_schedule(schedule) -> None:
     """A schedule a run can build: every argument it requires is a number a run can set."""
     factory = _lookup(registry.SCHEDULES, schedule)
     learning_rate = _schedule_rate_argument(factory)
+    arrays = _info(registry.SCHEDULES, schedule).get("arrays", ())
     unusable = [name for name, p in _parameters(factory).items()
-                if p.default is inspect.Parameter.empty and name != learning_rate and not _is_scalar_parameter(p)]
+                if p.default is inspect.Parameter.empty and name != learning_rate
+                and (name in arrays or not _is_scalar_parameter(p))]
     if unusable:
         what = schedule if isinstance(schedule, str) else getattr(schedule, "__name__", repr(schedule))
         raise ValueError(
@@ -386,6 +389,8 @@ def _is_scalar_parameter(parameter: inspect.Parameter) -> bool:
     if annotation is inspect.Parameter.empty:
         return default is None or default is inspect.Parameter.empty
     text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    if any(word in text for word in ("Mapping", "Sequence", "tuple", "list", "Callable", "dict")):
+        return False
     return any(word in text for word in ("ArrayLike", "float", "Array", "ScalarOrSchedule", "Numeric"))
 
 
@@ -406,9 +411,11 @@ def static_keys(model: str | Callable = "mlp") -> frozenset[str]:
 _HPARAM_SCALARS = ("learning_rate", "weight_decay", "l2", "dropout_rate", *_REGULARIZERS)
 
 
-def _factory_keys(factory: Callable, skip: set[str]) -> dict[str, inspect.Parameter]:
+def _factory_keys(factory: Callable, skip: set[str], arrays=()) -> dict[str, inspect.Parameter]:
+    """A factory's arguments a sweep may set: numbers, not the ``arrays`` it was registered with."""
     return {name: p for name, p in _parameters(factory).items()
-            if name not in skip and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL) and _is_scalar_parameter(p)}
+            if name not in skip and name not in arrays and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
+            and _is_scalar_parameter(p)}
 
 
 def _routes(config: TrainConfig) -> dict[str, dict[str, inspect.Parameter]]:
@@ -421,7 +428,8 @@ def _routes(config: TrainConfig) -> dict[str, dict[str, inspect.Parameter]]:
     schedule_skip = {_schedule_rate_argument(schedule), "steps_per_epoch"}
     loss = _lookup(registry.LOSSES, config.loss) if config.loss is not None else None
     routes = {"optimizer": _factory_keys(optimizer, optimizer_skip),
-              "schedule": _factory_keys(schedule, schedule_skip),
+              "schedule": _factory_keys(schedule, schedule_skip,
+                                        _info(registry.SCHEDULES, config.schedule).get("arrays", ())),
               "loss": {} if loss is None else _factory_keys(loss, set(list(_parameters(loss))[:2]))}
     return routes
 
@@ -617,17 +625,22 @@ def build_model(config: TrainConfig, data: Data, key) -> nnx.Module:
       ValueError: the factory raised (the message names the model and its
         settings) or returned something that is not an ``nnx.Module``.
     """
+    return make_model(config, tuple(data.x_train.shape[1:]), data.out_features, key)
+
+
+def make_model(config: TrainConfig, input_shape: tuple[int, ...], out_features: int, key) -> nnx.Module:
+    """The model of ``config`` for examples of ``input_shape`` and ``out_features`` outputs (see :func:`build_model`)."""
     factory = _lookup(registry.MODELS, config.model)
     try:
-        model = factory(tuple(data.x_train.shape[1:]), data.out_features,
+        model = factory(tuple(input_shape), int(out_features),
                         activation=_lookup(registry.ACTIVATIONS, config.activation),
                         rngs=nnx.Rngs(params=key), **config.model_kwargs)
     except Exception as error:
-        if isinstance(error, jax.errors.JAXTypeError) or "Tracer" in type(error).__name__:
+        if isinstance(error, jax.errors.JAXTypeError):
             raise
         settings = ", ".join(f"{k}={v!r}" for k, v in config.model_args) or "no settings"
         raise ValueError(f"model {config.model_name!r} ({settings}) could not be built for examples of shape "
-                         f"{tuple(data.x_train.shape[1:])}: {type(error).__name__}: {error}") from error
+                         f"{tuple(input_shape)}: {type(error).__name__}: {error}") from error
     if not isinstance(model, nnx.Module):
         raise ValueError(f"model factory {config.model_name!r} returned {type(model).__name__}, not an nnx.Module")
     return model

@@ -27,9 +27,12 @@ A *selector* picks parameters by name:
   ``-1`` is the block just below the head;
 - a list or tuple selects the union of its members.
 
-Every function here works on the pure split ``graphdef, params, batch_stats
-= nnx.split(model, nnx.Param, nnx.BatchStat)``; the training loop of
-:func:`fit` is one jitted ``lax.scan`` over epochs.
+Every function here works on the pure split ``graphdef, params, batch_stats,
+rates, keys = jaxdl.models.split(model)`` and trains with jaxdl's one
+training loop: :func:`fit` is one jitted ``lax.scan`` over
+:func:`jaxdl.train.train_epoch` (or, full-batch, :func:`jaxdl.train.train_step`)
+with a :class:`jaxdl.train.Learner` whose optimizer is wrapped by :func:`freeze`,
+and :func:`accuracy` is :func:`jaxdl.train.evaluate`.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ import optax
 from flax import nnx
 
 from jaxdl import data as data_lib
-from jaxdl import losses, models, optim
+from jaxdl import losses, metrics as metrics_lib, models, optim, schedules, train
 
 __all__ = [
     "FROZEN",
@@ -247,11 +250,20 @@ def _keep_frozen(labels, new, old):
     return jax.tree.map(lambda label, n, o: o if label == FROZEN else n, labels, new, old)
 
 
+def _holding_frozen_statistics(stat_labels) -> Callable:
+    """A :attr:`jaxdl.train.Learner.postprocess` that restores the frozen layers' batch statistics."""
+
+    def postprocess(new: train.TrainState, old: train.TrainState) -> train.TrainState:
+        return new._replace(batch_stats=_keep_frozen(stat_labels, new.batch_stats, old.batch_stats))
+
+    return postprocess
+
+
 @functools.partial(
     jax.jit, static_argnames=("graphdef", "optimizer", "frozen", "unfrozen", "epochs", "batch_size")
 )
 def _fit(
-    graphdef, params, batch_stats, x, y, key, dropout_rate, learning_rate,
+    graphdef, params, batch_stats, rates, keys, x, y, key, dropout_rate, learning_rate,
     *, optimizer, frozen, unfrozen, epochs, batch_size,
 ):
     if learning_rate is not None:
@@ -261,40 +273,25 @@ def _fit(
     # hold them still; those of frozen layers are restored after every step.
     num_blocks = _num_blocks(parameter_names(params))
     stat_labels = trainable_labels(batch_stats, frozen, unfrozen, strict=False, num_blocks=num_blocks)
-    num_examples = x.shape[0]
-
-    def objective(state, xb, yb, dropout_key):
-        model = nnx.merge(graphdef, *state)
-        logits = model(xb, train=True, dropout_rate=dropout_rate, key=dropout_key)
-        return losses.softmax_cross_entropy(logits, yb), nnx.state(model, nnx.BatchStat)
-
-    # Differentiating with respect to the batch statistics too (their gradient
-    # is zero and dropped) puts them on the trace where batch norm updates them.
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-
-    def step(carry, indices):
-        params, batch_stats, opt_state, key = carry
-        key, dropout_key = jax.random.split(key)
-        (loss, new_stats), (grads, _) = grad_fn((params, batch_stats), x[indices], y[indices], dropout_key)
-        updates, opt_state = transform.update(grads, opt_state, params)
-        params = optax.apply_updates(params, updates)
-        batch_stats = _keep_frozen(stat_labels, new_stats, batch_stats)
-        return (params, batch_stats, opt_state, key), loss
-
-    def epoch(carry, epoch_key):
-        if batch_size is None:
-            batches = jnp.arange(num_examples, dtype=jnp.int32)[None]
-        else:
-            batches = data_lib.epoch_batches(epoch_key, num_examples, batch_size)
-        carry, batch_losses = jax.lax.scan(step, carry, batches)
-        return carry, jnp.mean(batch_losses)
-
-    batch_key, step_key = jax.random.split(key)
-    carry = (params, batch_stats, transform.init(params), step_key)
-    (params, batch_stats, _, _), epoch_losses = jax.lax.scan(
-        epoch, carry, jax.random.split(batch_key, epochs)
+    learner = train.Learner(
+        graphdef, rates, keys, transform, losses.cross_entropy,
+        dropout_rate=dropout_rate, postprocess=_holding_frozen_statistics(stat_labels),
     )
-    return params, batch_stats, epoch_losses
+    state = train.TrainState(params, batch_stats, transform.init(params), schedules.plateau_init(1.0), key)
+
+    if batch_size is None:
+        # Full batch: one step per epoch on every example, in order; nothing to shuffle.
+        def epoch(state, count):
+            return train.train_step(learner, state, x, y, count=count)
+    else:
+        steps_per_epoch = data_lib.steps_per_epoch(x.shape[0], batch_size)
+
+        def epoch(state, index):
+            return train.train_epoch(learner, state, x, y, batch_size=batch_size,
+                                     first_step=index * steps_per_epoch)
+
+    state, stats = jax.lax.scan(epoch, state, jnp.arange(epochs))
+    return state.params, state.batch_stats, stats["loss"]
 
 
 def _hashable(selector: Selector | None) -> tuple:
@@ -317,10 +314,12 @@ def fit(
 ) -> FitResult:
     """Train ``model`` on ``(x, y)`` with softmax cross-entropy, keeping ``frozen`` groups fixed.
 
-    One jitted program: ``lax.scan`` over epochs, each a ``lax.scan`` over
-    shuffled mini-batches (:func:`jaxdl.data.epoch_batches`; the last partial
-    batch is dropped). Frozen parameters and the batch-norm statistics of
-    frozen layers come back bit for bit as they went in.
+    One jitted program: ``lax.scan`` over epochs, each one
+    :func:`jaxdl.train.train_epoch`, a ``lax.scan`` over shuffled mini-batches
+    (:func:`jaxdl.data.epoch_batches`; the last partial batch is dropped), or
+    with ``batch_size=None`` one :func:`jaxdl.train.train_step` on the whole
+    set. Frozen parameters and the batch-norm statistics of frozen layers
+    come back bit for bit as they went in.
 
     The optimizer is either built (an optax ``GradientTransformation``, whose
     hyperparameters are then compiled in) or a :mod:`jaxdl.optim` name or
@@ -339,7 +338,9 @@ def fit(
         built ``GradientTransformation``.
       batch_size: mini-batch size (static); ``None`` trains on the whole set each step.
       frozen, unfrozen: selectors, as in :func:`freeze`.
-      dropout_rate: dropout rate during training (may be an array).
+      dropout_rate: rate of the model's :class:`jaxdl.models.Dropout` layers during
+        training (may be an array); a model without them ignores it. The
+        returned model keeps the input's own dropout variables.
     """
     if int(epochs) <= 0:
         raise ValueError(f"epochs must be positive, got {epochs}")
@@ -352,13 +353,15 @@ def fit(
         raise ValueError("an optimizer name or factory needs a learning_rate")
     else:
         learning_rate = jnp.asarray(learning_rate, jnp.float32)
-    graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
+    graphdef, params, batch_stats, rates, keys = models.split(model)
     # Validate selectors eagerly, outside jit, so a typo fails with a clean error.
     trainable_labels(params, frozen, unfrozen)
     params, batch_stats, epoch_losses = _fit(
         graphdef,
         params,
         batch_stats,
+        rates,
+        keys,
         jnp.asarray(x),
         jnp.asarray(y, jnp.int32),
         key,
@@ -370,19 +373,21 @@ def fit(
         epochs=int(epochs),
         batch_size=None if batch_size is None else int(batch_size),
     )
-    return FitResult(nnx.merge(graphdef, params, batch_stats), epoch_losses)
+    return FitResult(nnx.merge(graphdef, params, batch_stats, rates, keys), epoch_losses)
 
 
 @functools.partial(jax.jit, static_argnames="graphdef")
-def _accuracy(graphdef, params, batch_stats, x, y):
-    logits = nnx.merge(graphdef, params, batch_stats)(x, train=False)
-    return jnp.mean(jnp.argmax(logits, -1) == y)
+def _accuracy(graphdef, params, batch_stats, rates, keys, x, y):
+    # Evaluation takes no optimizer step: the identity stands in for one.
+    learner = train.Learner(graphdef, rates, keys, optax.identity(), losses.cross_entropy,
+                            metrics={"accuracy": metrics_lib.classification_accuracy})
+    return train.evaluate(learner, params, batch_stats, x, y)["accuracy"]
 
 
 def accuracy(model, x, y) -> float:
     """Fraction of ``x`` that ``model`` classifies as ``y`` (inference mode)."""
-    graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
-    return float(_accuracy(graphdef, params, batch_stats, jnp.asarray(x), jnp.asarray(y, jnp.int32)))
+    graphdef, params, batch_stats, rates, keys = models.split(model)
+    return float(_accuracy(graphdef, params, batch_stats, rates, keys, jnp.asarray(x), jnp.asarray(y, jnp.int32)))
 
 
 # ---------------------------------------------------------------------------

@@ -89,12 +89,13 @@ from jax.sharding import NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from jaxdl import data as data_lib
+from jaxdl import metrics as metrics_lib
 from jaxdl import models, schedules
 from jaxdl import train as train_lib
 from jaxdl.sweep import space as space_lib
 from jaxdl.sweep.store import RunStore, atomic_write, make_record, summarize
 
-__all__ = ["MODES", "SweepResult", "run_sweep", "auto_mode", "estimate_trial_bytes", "auto_chunk_size",
+__all__ = ["MODES", "SweepResult", "run_sweep", "check_plan", "environment", "auto_mode", "estimate_trial_bytes", "auto_chunk_size",
            "group_config", "population_program", "run_in_parts", "default_parts", "slice_length"]
 
 MODES = ("auto", "vmap", "map", "chunked")
@@ -130,8 +131,7 @@ class SweepResult:
 
 def group_config(static: Mapping[str, Any]) -> train_lib.TrainConfig:
     """The :class:`~jaxdl.train.TrainConfig` of a static group (``dataset`` is not part of it)."""
-    fields = {k: v for k, v in static.items() if k != "dataset"}
-    return train_lib.TrainConfig(**fields)
+    return train_lib.TrainConfig.from_static(static)
 
 
 # ---------------------------------------------------------------------------
@@ -143,21 +143,20 @@ def estimate_trial_bytes(config: train_lib.TrainConfig, data: train_lib.Data) ->
 
     Parameters are held about eight times over (parameters, gradients, updates,
     two optimizer moments, the best epoch's copy, the carry of the scans, one
-    spare); activations of the widest evaluation (validation or test set) three
-    times over (pre-activation, activation, its gradient-free copy), in float32.
-    The data set itself is shared by the trials and not counted here.
+    spare); the forward pass's intermediate values, read off its traced
+    program for one example, for as many rows as the widest evaluation
+    (validation or test set) or batch, in float32. The data set itself is
+    shared by the trials and not counted here. Any model is measured alike.
     """
-    params = jax.eval_shape(
-        lambda key: nnx.split(
-            models.build(train_lib.model_config(config, data), key), nnx.Param
-        )[1],
-        jax.random.key(0),
-    )
+    model = jax.eval_shape(lambda key: train_lib.build_model(config, data, key), jax.random.key(0))
+    graphdef, params, state, rates, keys = models.split(model)
     num_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params))
-    widths = sum(config.hidden if config.model == "mlp" else config.channels + config.dense) or 1
-    pixels = math.prod(data.x_train.shape[1:3]) if config.model == "cnn" else 1
+    example = jax.ShapeDtypeStruct((1, *data.x_train.shape[1:]), jnp.float32)
+    forward = jax.make_jaxpr(lambda p, x: nnx.merge(graphdef, p, state, rates, keys)(x, train=False))(params, example)
+    per_example = sum(math.prod(v.aval.shape) for eqn in forward.eqns for v in eqn.outvars
+                      if hasattr(v.aval, "shape") and v.aval.shape[:1] == (1,)) or 1
     rows = max(data.x_val.shape[0], data.x_test.shape[0], config.batch_size)
-    return 4 * (8 * num_params + 3 * rows * widths * pixels)
+    return 4 * (8 * num_params + rows * per_example)
 
 
 def _data_bytes(data: train_lib.Data) -> int:
@@ -258,7 +257,7 @@ def auto_mode(config: train_lib.TrainConfig, backend: str | None = None) -> str:
     run slower than one trial after another; ``"vmap"`` otherwise.
     """
     backend = backend or jax.default_backend()
-    return "map" if backend == "cpu" and config.model == "cnn" else "vmap"
+    return "map" if backend == "cpu" and config.model_name == "cnn" else "vmap"
 
 
 @functools.lru_cache(maxsize=64)
@@ -393,11 +392,12 @@ def _schedule_lengths(config: train_lib.TrainConfig, data: train_lib.Data, total
     }
 
 
-def _hparams(chunk: space_lib.Chunk, config: train_lib.TrainConfig, defaults: Mapping[str, float]) -> train_lib.HParams:
+def _hparams(chunk: space_lib.Chunk, config: train_lib.TrainConfig, defaults: Mapping[str, float],
+             task: str) -> train_lib.HParams:
     n = len(chunk)
     flat = {name: jnp.full((n,), value, jnp.float32) for name, value in defaults.items() if name not in chunk.dynamic}
     flat.update({name: jnp.asarray(values) for name, values in chunk.dynamic.items()})
-    return train_lib.HParams.from_flat(flat, config).batched(n)
+    return train_lib.HParams.from_flat(flat, config, task).batched(n)
 
 
 def _is_key(leaf) -> bool:
@@ -551,13 +551,13 @@ def _resolve_chunk_size(store: RunStore | None, requested: int | None, choose: C
     return size
 
 
-def _agree(plan, store, requested, choose, num_devices, settings, rank, world) -> int:
+def _agree(plan, store, requested, choose, num_devices, settings, rank, world, meta=None) -> int:
     """Process 0 creates the run directory and picks the chunk size; every process gets the same size."""
     size, error = 0, None
     if rank == 0:
         try:
             if store is not None:
-                store.init(plan)
+                store.init(plan, meta)
             size = _resolve_chunk_size(store, requested, choose, num_devices, settings)
         except Exception as caught:
             if world == 1:
@@ -574,7 +574,7 @@ def _agree(plan, store, requested, choose, num_devices, settings, rank, world) -
     if not bool(shared[1]):
         raise RuntimeError("process 0 could not set up the sweep (see its error); stopping")
     if store is not None and rank != 0:
-        store.init(plan)  # checks the plan process 0 wrote
+        store.init(plan, meta)  # checks the plan process 0 wrote
     return int(shared[0])
 
 
@@ -591,6 +591,65 @@ def _barrier(name: str, world: int) -> None:
         from jax.experimental import multihost_utils
 
         multihost_utils.sync_global_devices(name)
+
+
+# ---------------------------------------------------------------------------
+# Checks and what a run directory records
+
+
+def check_plan(plan: space_lib.Plan, dataset: Callable[[Mapping[str, Any]], train_lib.Data],
+               metric: str | None = None) -> list[train_lib.TrainConfig]:
+    """Check every static group of ``plan`` before anything is written or compiled; return their resolved configs.
+
+    Each group's configuration is resolved for its data set and its model
+    built abstractly (:func:`jaxdl.train.check`), and its dynamic names are
+    routed; ``metric``, when given, must be measured by every group.
+
+    Raises:
+      ValueError: the first problem, naming the group's static values.
+    """
+    resolved = []
+    for group in plan.groups():
+        where = ", ".join(f"{k}={v!r}" for k, v in group.static.items()) or "the default configuration"
+        try:
+            config = train_lib.check(group_config(group.static), dataset(group.static), sorted(group.dynamic))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"{where}: {error}") from None
+        if metric is not None:
+            base = metric.split(".", 1)[-1]
+            base = base[base.index("_") + 1:] if base.startswith(metrics_lib.PREFIXES) else base
+            if base != "loss" and base not in config.metrics:
+                raise ValueError(f"metric {metric!r} is not measured for {where}; measured: "
+                                 f"{', '.join(f'val_{m}' for m in ('loss', *config.metrics))}")
+        resolved.append(config)
+    return resolved
+
+
+def _data_info(data: train_lib.Data) -> dict:
+    return {"fingerprint": data.fingerprint(), "split_seed": data.split_seed, "task": data.task,
+            "num_classes": data.num_classes, "input_shape": list(data.x_train.shape[1:]),
+            "out_features": data.out_features,
+            "sizes": [int(data.x_train.shape[0]), int(data.x_val.shape[0]), int(data.x_test.shape[0])]}
+
+
+def environment() -> dict:
+    """The versions and platform a run directory records."""
+    import platform
+
+    import flax
+    import jaxlib
+    import optax
+
+    import jaxdl
+
+    return {"versions": {"jaxdl": jaxdl.__version__, "jax": jax.__version__, "jaxlib": jaxlib.__version__,
+                         "flax": flax.__version__, "optax": optax.__version__, "python": platform.python_version()},
+            "platform": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
+                         "machine": platform.machine(), "system": platform.system()}}
+
+
+def _ok(records, trial_id) -> bool:
+    return any(r["id"] == trial_id and r["status"] == "ok" for r in records)
 
 
 # ---------------------------------------------------------------------------
@@ -617,6 +676,7 @@ class _Run:
     parts: int | None = None
     metric: str = "val_accuracy"
     maximize: bool = True
+    keep: int = 1
     placed: dict = dataclasses.field(default_factory=dict)
     records: list = dataclasses.field(default_factory=list)
     run: int = 0
@@ -659,7 +719,7 @@ class _Run:
                 config = dataclasses.replace(config, epochs=epochs)
             data = self.dataset(chunk.static)
             defaults = {} if total_epochs is None else _schedule_lengths(config, data, total_epochs)
-            hparams = jax.device_put(_hparams(chunk, config, defaults), self.population)
+            hparams = jax.device_put(_hparams(chunk, config, defaults, data.task), self.population)
             keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), self.population)
             carry = None
             if rung:
@@ -692,21 +752,22 @@ class _Run:
         return [prefix + c.id for c in chunks]
 
     def _save_best_params(self, chunk: space_lib.Chunk, chunk_records: list[dict], result) -> None:
-        """Keep the chunk's best trial's model state: the sweep's best is always some chunk's best.
+        """Keep the model states of the chunk's ``keep`` best trials that did not diverge.
 
-        Saved as ``{"params": ..., "batch_stats": ...}`` with ``RunStore.save_params``;
-        ``RunStore.load_params(summary["best"]["id"])`` reads the winner back.
+        The sweep's ``keep`` best are always among the chunks' ``keep`` best;
+        the rest are deleted when the sweep ends. Saved as ``{"params": ...,
+        "batch_stats": ...}`` with ``RunStore.save_params``;
+        ``RunStore.load_model(id)`` rebuilds the trained model.
         """
         ids = [r["id"] for r in chunk_records]
         scores = [r["best"].get(self.metric) for r in chunk_records]
         diverged = [r["id"] for r in chunk_records if r["status"] == "diverged"]
-        ranking = space_lib.rank_trials(ids, scores, self.maximize, diverged)
-        if not ranking:
-            return
-        row = next(i for i, (trial, valid) in enumerate(zip(chunk.trial_ids, chunk.valid))
-                   if valid and int(trial) == ranking[0])
+        ranking = [i for i in space_lib.rank_trials(ids, scores, self.maximize, diverged) if i not in diverged]
         state = {"params": result.params, "batch_stats": result.batch_stats}
-        self.store.save_params(ranking[0], jax.tree.map(lambda leaf: np.asarray(leaf[row]), state))
+        for trial_id in ranking[: self.keep]:
+            row = next(i for i, (trial, valid) in enumerate(zip(chunk.trial_ids, chunk.valid))
+                       if valid and int(trial) == trial_id)
+            self.store.save_params(trial_id, jax.tree.map(lambda leaf: np.asarray(leaf[row]), state))
 
     def all_records(self) -> list[dict]:
         if self.store is not None:
@@ -751,6 +812,7 @@ def run_sweep(
     parts: int | None = None,
     metric: str = "val_accuracy",
     maximize: bool | None = None,
+    keep: int = 1,
     progress: bool = True,
     on_chunk: Callable[[str, list], None] | None = None,
 ) -> SweepResult:
@@ -776,8 +838,10 @@ def run_sweep(
         one CPU device one per core and per 4 trials, else 1). The numbers
         do not depend on it beyond float32 rounding.
       metric: ranking metric of the summary and of halving (``best.<metric>``).
-      maximize: whether larger ``metric`` is better; default ``False`` for
-        names containing ``loss`` or ``error``, else ``True``.
+      maximize: whether larger ``metric`` is better; default, its direction in
+        the metric table (:func:`jaxdl.metrics.maximize`).
+      keep: how many of the best trials (by ``best.<metric>``) keep their
+        trained state in ``params/``, for ``RunStore.load_model``.
       progress: show a progress bar over trials.
       on_chunk: called with ``(chunk_id, records)`` after each chunk is written.
 
@@ -795,8 +859,10 @@ def run_sweep(
         raise ValueError(f"map_batch_size must be a positive integer, got {map_batch_size!r}")
     if parts is not None and not (isinstance(parts, int) and parts >= 1):
         raise ValueError(f"parts must be a positive integer, got {parts!r}")
+    if not (isinstance(keep, int) and keep >= 0):
+        raise ValueError(f"keep must be a non-negative integer, got {keep!r}")
     if maximize is None:
-        maximize = not ("loss" in metric or "error" in metric)  # as summarize decides
+        maximize = metrics_lib.maximize(metric)
     if not len(plan):
         raise ValueError("the plan has no trials")
     halving = plan.info.get("strategy") == "halving"
@@ -809,11 +875,10 @@ def run_sweep(
     num_devices = len(jax.local_devices())
     store = RunStore(out) if out is not None else None
     run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, *_shardings(), num_devices,
-               parts=parts, metric=metric, maximize=maximize)
+               parts=parts, metric=metric, maximize=maximize, keep=keep)
 
     groups = plan.groups()
-    for group in groups:
-        run.dataset(group.static)
+    resolved = check_plan(plan, run.dataset, metric)
 
     def choose() -> int:
         # The size that fits every group; capped by the largest group, not the smallest, which is simply one chunk.
@@ -821,7 +886,15 @@ def run_sweep(
         return min(auto_chunk_size(group_config(g.static), run.dataset(g.static), largest, num_devices) for g in groups)
 
     settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
-    run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world)
+    names = sorted({group.static.get("dataset") for group in groups}, key=str)
+    data_info = {str(name): _data_info(run.dataset({"dataset": name} if name is not None else {})) for name in names}
+    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}, "mode": mode}
+    run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world, meta)
+    if store is not None and rank == 0:
+        store.write_run({
+            "groups": [{"static": g.static, "dataset": str(g.static.get("dataset")), "config": config.flat()}
+                        for g, config in zip(groups, resolved)],
+            "data": data_info, **environment()})
 
     if halving:
         last, log = _halving(run, metric, maximize)
@@ -838,4 +911,5 @@ def run_sweep(
         summary["chunks_done"] = sorted(store.done_chunks())
         if rank == 0:
             store.write_summary(summary)
+            store.keep_only([i for i in summary["ranking"] if _ok(records, i)][:keep])
     return SweepResult(records, summary, store, run.run, run.skipped, time.perf_counter() - start, run.chunk_size)

@@ -103,94 +103,59 @@ __all__ = [
     "load_config",
 ]
 
-STATIC_KEYS: frozenset[str] = frozenset(
-    {
-        "model",
-        "hidden",
-        "channels",
-        "dense",
-        "activation",
-        "init",
-        "dropout",
-        "batch_norm",
-        "optimizer",
-        "schedule",
-        "loss",
-        "batch_size",
-        "epochs",
-        "early_stopping",
-        "monitor",
-        "patience",
-        "min_delta",
-        "restore_best",
-        "reduce_on_plateau",
-        "plateau_factor",
-        "plateau_patience",
-        "dataset",
-    }
-)
-"""Keys that change code or shapes: the fields of ``TrainConfig``, plus ``dataset``."""
+def static_keys() -> frozenset[str]:
+    """Keys that change code or shapes: ``TrainConfig``'s fields, every registered model's settings, and ``dataset``.
 
-DYNAMIC_KEYS: frozenset[str] = frozenset(
-    {
-        # HParams' own fields.
-        "learning_rate",
-        "weight_decay",
-        "l2",
-        "dropout_rate",
-        # Optimizer arguments.
-        "b1",
-        "b2",
-        "eps",
-        "eps_root",
-        "momentum",
-        "decay",
-        "rho",
-        "initial_accumulator_value",
-        "initial_scale",
-        "momentum_decay",
-        # Schedule arguments.
-        "decay_rate",
-        "decay_steps",
-        "warmup_steps",
-        "transition_steps",
-        "transition_begin",
-        "epochs_per_drop",
-        "peak_value",
-        "end_value",
-        "alpha",
-        "power",
-        "exponent",
-        "factor",
-        "timescale",
-    }
-)
-"""Keys that are float arrays in ``HParams`` (flat names, as ``HParams.from_flat`` takes them)."""
+    Derived from :func:`jaxdl.train.static_keys` each time, so a model
+    registered after import is covered.
+    """
+    from jaxdl import registry, train
 
-DYNAMIC_BOUNDS: Mapping[str, tuple[float, float | None]] = {
-    "learning_rate": (0.0, None),
-    "weight_decay": (0.0, None),
-    "l2": (0.0, None),
-    "dropout_rate": (0.0, 1.0),
-    "b1": (0.0, 1.0),
-    "b2": (0.0, 1.0),
-    "eps": (0.0, None),
-    "eps_root": (0.0, None),
-    "momentum": (0.0, 1.0),
-    "decay": (0.0, 1.0),
-    "rho": (0.0, 1.0),
-    "initial_accumulator_value": (0.0, None),
-    "initial_scale": (0.0, None),
-    "decay_rate": (0.0, None),
-    "decay_steps": (0.0, None),
-    "warmup_steps": (0.0, None),
-    "transition_steps": (0.0, None),
-}
-"""Allowed range ``[low, high)`` of a dynamic key's values; ``None`` means unbounded.
+    keys = set(train.static_keys())
+    for name in registry.MODELS.names():
+        keys |= train.static_keys(name)
+    return frozenset(keys | {"dataset"})
 
-A dropout rate of 1 drops everything and ``b1 = 1`` never forgets, so both
-upper ends are excluded. Keys missing here are not range-checked.
-"""
+
+def dynamic_bounds() -> dict[str, tuple[float | None, float | None]]:
+    """Every dynamic key some registered optimizer, schedule or loss takes, with its ``[low, high)`` bounds.
+
+    Derived from :func:`jaxdl.train.dynamic_keys` over the registries, so a
+    registered optimizer's hyperparameters can be swept like Adam's. Whether
+    a key applies to a trial's own optimizer is checked per static group.
+    """
+    from jaxdl import registry, train
+
+    keys: dict[str, tuple] = {}
+    for optimizer in registry.OPTIMIZERS.names():
+        keys.update({k: v for k, v in train.dynamic_keys(train.TrainConfig(optimizer=optimizer)).items()
+                     if k not in keys})
+    for schedule in registry.SCHEDULES.names():
+        try:
+            config = train.TrainConfig(schedule=schedule)
+        except ValueError:  # needs arrays a sweep cannot set; TrainConfig says so when it is chosen
+            continue
+        keys.update({k: v for k, v in train.dynamic_keys(config).items() if k not in keys})
+    for loss in registry.LOSSES.names():
+        keys.update({k: v for k, v in train.dynamic_keys(train.TrainConfig(loss=loss)).items() if k not in keys})
+    return keys
+
+
+def dynamic_keys() -> frozenset[str]:
+    """The names of :func:`dynamic_bounds`."""
+    return frozenset(dynamic_bounds())
+
+
+def __getattr__(name: str):
+    # Derived on access, never copied: these follow the registries.
+    if name == "STATIC_KEYS":
+        return static_keys()
+    if name == "DYNAMIC_KEYS":
+        return dynamic_keys()
+    if name == "DYNAMIC_BOUNDS":
+        return dynamic_bounds()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 SWEEP_KEYS: frozenset[str] = frozenset(
     {
@@ -204,23 +169,52 @@ SWEEP_KEYS: frozenset[str] = frozenset(
         "metric",
         "maximize",
         "chunk_size",
+        "keep",
     }
 )
 """Keys a ``[sweep]`` table of a TOML config may hold."""
 
+DATA_KEYS: tuple[str, ...] = ("file", "target", "task")
+"""Keys a ``[data]`` table may hold: a ``.npz`` or ``.csv`` file (relative to the TOML file), its target column, the task."""
+
+_TOP_LEVEL = ("import", "space", "sweep", "data")
+
 STRATEGIES: tuple[str, ...] = ("grid", "random", "halving")
 
-# Static keys whose values are checked by type; names (activation,
-# optimizer) are checked against registries in ``validate``.
-_POSITIVE_INT_KEYS = frozenset({"batch_size", "epochs", "patience", "plateau_patience"})
-_WIDTH_KEYS = frozenset({"hidden", "channels", "dense"})
-_ALLOWED_STATIC_VALUES: Mapping[str, tuple] = {
-    "model": ("mlp", "cnn"),
-    "batch_norm": (None, "before", "after"),
-    "monitor": ("val_loss", "val_accuracy"),
-}
-# TOML has no null: in these keys the string "none" stands for None.
-_OPTIONAL_KEYS = frozenset({"init", "batch_norm"})
+def _positive_int_keys() -> frozenset[str]:
+    """TrainConfig fields that are counts (batch size, epochs, patience)."""
+    from jaxdl import train
+
+    return frozenset(f.name for f in dataclasses.fields(train.TrainConfig) if type(f.default) is int)
+
+
+def _model_defaults() -> dict[str, Any]:
+    """Every registered model's settings and their defaults (first model wins on a shared name)."""
+    import inspect
+
+    from jaxdl import registry, train
+
+    defaults: dict[str, Any] = {}
+    for name in registry.MODELS.names():
+        for key, parameter in train._model_settings(registry.MODELS.get(name)).items():
+            defaults.setdefault(key, parameter.default)
+    return {k: (None if v is inspect.Parameter.empty else v) for k, v in defaults.items()}
+
+
+def _width_keys() -> frozenset[str]:
+    """Model settings whose default is a tuple of integers (layer widths)."""
+    return frozenset(k for k, v in _model_defaults().items()
+                     if isinstance(v, tuple) and v and all(_is_int(w) for w in v))
+
+
+def _optional_keys() -> frozenset[str]:
+    """Static keys whose default is ``None``: in TOML, which has no null, ``"none"`` stands for it."""
+    from jaxdl import train
+
+    fields = {f.name for f in dataclasses.fields(train.TrainConfig) if f.default is None}
+    return frozenset(fields | {k for k, v in _model_defaults().items() if v is None})
+
+
 # Names people write for dynamic keys, for "did you mean" hints.
 _ALIASES = {
     "lr": "learning_rate",
@@ -231,8 +225,8 @@ _ALIASES = {
     "epsilon": "eps",
     "dropout_prob": "dropout_rate",
 }
-# Registries a name is checked against when ``validate`` gets no ``known``.
-_REGISTRIES = {"activation": "jaxdl.activations", "optimizer": "jaxdl.optim"}
+# Static keys whose values are registered names.
+_REGISTERED = ("model", "activation", "optimizer", "schedule", "loss")
 
 
 # ---------------------------------------------------------------------------
@@ -521,6 +515,15 @@ def distribution_from_spec(spec: Mapping[str, Any]) -> Distribution:
 # Space and validation
 
 
+def _when_key(value: Any) -> str:
+    """How a static value names its ``when`` table: strings as they are, others as JSON (``none`` for None)."""
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return "none"
+    return json.dumps(_jsonable(value))
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class Space:
     """A search space: names mapped to fixed values or distributions.
@@ -535,9 +538,14 @@ class Space:
         configurations differ by their hyperparameters, not by the luck of
         their initialisation.
       static_keys, dynamic_keys: the classification; default
-        :data:`STATIC_KEYS` and :data:`DYNAMIC_KEYS`.
+        :func:`static_keys` and :func:`dynamic_keys`, derived from
+        :mod:`jaxdl.train` and the registries.
       bounds: allowed ``[low, high)`` range per dynamic key; default
         :data:`DYNAMIC_BOUNDS`.
+      when: conditional entries, ``{static key: {value: {name: value or
+        distribution}}}``: hyperparameters that apply only to trials whose
+        static key takes that value (Adam's ``b1`` only where ``optimizer`` is
+        ``"adam"``). In TOML, ``[space.when.optimizer.adam]``.
 
     Construction checks everything that needs no registry (see
     :func:`validate`) and raises one ``ValueError`` listing each offending key.
@@ -551,17 +559,33 @@ class Space:
 
     params: Mapping[str, Any]
     seeds: int = 1
-    static_keys: frozenset[str] = STATIC_KEYS
-    dynamic_keys: frozenset[str] = DYNAMIC_KEYS
-    bounds: Mapping[str, tuple[float, float | None]] = dataclasses.field(default_factory=lambda: dict(DYNAMIC_BOUNDS))
+    static_keys: frozenset[str] | None = None
+    dynamic_keys: frozenset[str] | None = None
+    bounds: Mapping[str, tuple[float, float | None]] | None = None
+    when: Mapping[str, Mapping[Any, Mapping[str, Any]]] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         params = {str(k): (v if isinstance(v, Distribution) else _freeze(v)) for k, v in self.params.items()}
         object.__setattr__(self, "params", dict(sorted(params.items())))
-        object.__setattr__(self, "static_keys", frozenset(self.static_keys))
-        object.__setattr__(self, "dynamic_keys", frozenset(self.dynamic_keys))
-        object.__setattr__(self, "bounds", dict(self.bounds))
+        derived = dynamic_bounds() if self.dynamic_keys is None or self.bounds is None else None
+        object.__setattr__(self, "static_keys", frozenset(static_keys() if self.static_keys is None else self.static_keys))
+        object.__setattr__(self, "dynamic_keys", frozenset(derived if self.dynamic_keys is None else self.dynamic_keys))
+        object.__setattr__(self, "bounds", dict(derived if self.bounds is None else self.bounds))
+        when = {}
+        for key, tables in dict(self.when).items():
+            when[str(key)] = {_when_key(value): dict(sorted(
+                (str(k), v if isinstance(v, Distribution) else _freeze(v)) for k, v in table.items()))
+                for value, table in sorted(tables.items(), key=lambda item: _when_key(item[0]))}
+        object.__setattr__(self, "when", dict(sorted(when.items())))
         validate(self, known={})
+
+    def conditional(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``when`` entries that apply to a configuration of the static keys (sorted by name)."""
+        found = {}
+        for key, tables in self.when.items():
+            if key in config:
+                found.update(tables.get(_when_key(config[key]), {}))
+        return dict(sorted(found.items()))
 
     def is_static(self, key: str) -> bool:
         """Whether ``key`` changes the compiled program."""
@@ -577,21 +601,14 @@ class Space:
 
 
 def _known_names(known: Mapping[str, Iterable[str]] | None) -> dict[str, frozenset]:
-    """Registries of valid names: the given ones, or those of jaxdl's modules that exist."""
+    """Valid names per static key: the given ones, or the registries'."""
     if known is not None:
         return {key: frozenset(names) for key, names in known.items()}
-    import importlib
+    from jaxdl import registry
 
-    found = {}
-    for key, module_name in _REGISTRIES.items():
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        names = getattr(module, "names", None)
-        if callable(names):
-            found[key] = frozenset(names())
-    return found
+    tables = {"model": registry.MODELS, "activation": registry.ACTIVATIONS, "optimizer": registry.OPTIMIZERS,
+              "schedule": registry.SCHEDULES, "loss": registry.LOSSES}
+    return {key: frozenset(tables[key].names()) for key in _REGISTERED}
 
 
 def _static_value_problems(key: str, value: Any, known: Mapping[str, frozenset]) -> list[str]:
@@ -599,18 +616,25 @@ def _static_value_problems(key: str, value: Any, known: Mapping[str, frozenset])
         hash(value)
     except TypeError:
         return [f"value {value!r} is not hashable; static values must be numbers, strings, None or tuples"]
-    if key in _ALLOWED_STATIC_VALUES and value not in _ALLOWED_STATIC_VALUES[key]:
-        return [f"{value!r} is not one of {list(_ALLOWED_STATIC_VALUES[key])}"]
-    if key in _POSITIVE_INT_KEYS and not (_is_int(value) and value >= 1):
+    if key in _positive_int_keys() and not (_is_int(value) and value >= 1):
         return [f"must be a positive integer, got {value!r}"]
-    if key in _WIDTH_KEYS and not (
+    if key in _width_keys() and not (
         isinstance(value, tuple) and all(_is_int(w) and w >= 1 for w in value)
     ):
         return [f"must be a list of positive integer widths, got {value!r}"]
-    if key in known and value not in known[key]:
-        close = difflib.get_close_matches(str(value), sorted(known[key]), n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else f"; known: {', '.join(sorted(known[key]))}"
-        return [f"unknown {key} {value!r}{hint}"]
+    if key in known:
+        if value not in known[key]:
+            from jaxdl import registry
+
+            return [f"unknown {key} {value!r}{registry.did_you_mean(value, known[key])}"]
+        return []
+    if key == "monitor" or key in ("task", "metrics", "class_weight"):
+        from jaxdl import train
+
+        try:
+            train.TrainConfig.from_static({key: value})
+        except ValueError as error:
+            return [str(error)]
     return []
 
 
@@ -706,7 +730,64 @@ def validate(space: Space, known: Mapping[str, Iterable[str]] | None = None) -> 
     names = _known_names(known)
     for key, spec in space.params.items():
         problems += [(key, message) for message in _key_problems(space, key, spec, names)]
+    for key, tables in space.when.items():
+        spec = space.params.get(key)
+        if not space.is_static(key) or spec is None:
+            problems.append((f"when.{key}", "a when table needs a static key of the space to depend on"))
+            continue
+        chosen = {_when_key(v) for v in (spec.values() if isinstance(spec, Choice) else (spec,))}
+        for value, table in tables.items():
+            where = f"when.{key}.{value}"
+            if value not in chosen:
+                problems.append((where, f"{key} never takes the value {value!r}; it takes "
+                                        f"{', '.join(sorted(chosen))}"))
+            for name, entry in table.items():
+                if name in space.params:
+                    problems.append((f"{where}.{name}", f"{name} is also set for every trial; set it in one place"))
+                elif name == key or name in space.when:
+                    problems.append((f"{where}.{name}", "a when table cannot set the key tables depend on"))
+                else:
+                    problems += [(f"{where}.{name}", m) for m in _key_problems(space, name, entry, names)]
+    if not problems and known is None:
+        problems += _group_problems(space)
     _raise_problems(problems)
+
+
+def _combinations(space: Space, keys: Sequence[str]) -> list[dict[str, Any]]:
+    """Every combination of the values the given static keys take in the space (with their when entries)."""
+    axes = []
+    for key in keys:
+        spec = space.params.get(key)
+        if spec is None:
+            continue
+        axes.append([(key, v) for v in (spec.values() if isinstance(spec, Choice) else (spec,))])
+    return [dict(combo) for combo in itertools.product(*axes)]
+
+
+def _group_problems(space: Space) -> list[tuple[str, str]]:
+    """Dynamic keys that the optimizer, schedule or loss of some trial would not take."""
+    from jaxdl import train
+
+    problems = []
+    routing = ("optimizer", "schedule", "loss")
+    for combo in _combinations(space, routing):
+        try:
+            config = train.TrainConfig.from_static(combo)
+        except ValueError as error:
+            return [(", ".join(f"{k}={v!r}" for k, v in combo.items()) or "configuration", str(error))]
+        accepted = train.dynamic_keys(config, task=None if config.loss is not None else "classification")
+        if config.loss is None:
+            accepted.update(train.dynamic_keys(config, task="regression"))
+        names = {k for k, v in space.params.items() if not space.is_static(k)}
+        names |= {k for k, v in space.conditional(combo).items() if not space.is_static(k)}
+        for name in sorted(names - set(accepted)):
+            users = [f"[space.when.{k}.{_when_key(v)}]" for c in _combinations(space, routing)
+                     for k, v in c.items() if k in routing and name in train.dynamic_keys(
+                         train.TrainConfig.from_static({k: v}))]
+            hint = f"; set it under {' or '.join(sorted(set(users)))}" if users else ""
+            what = ", ".join(f"{k} {_when_key(v)!r}" for k, v in combo.items()) or "the default optimizer"
+            problems.append((name, f"not used by {what}{hint}"))
+    return problems
 
 
 # ---------------------------------------------------------------------------
@@ -934,10 +1015,20 @@ def grid_plan(space: Space, known: Mapping[str, Iterable[str]] | None = None) ->
                       f"or the random strategy")
                   for k, v in space.params.items() if isinstance(v, Distribution) and not v.enumerable]
     _raise_problems(continuous, "grid")
-    names = list(space.params)
-    axes = [v.values() if isinstance(v, Distribution) else (v,) for v in space.params.values()]
-    configs = [dict(zip(names, combination)) for combination in itertools.product(*axes)]
+    continuous = [(f"when.{key}.{value}.{name}", "a grid cannot enumerate it; use grid(...) or loggrid(...)")
+                  for key, tables in space.when.items() for value, table in tables.items()
+                  for name, v in table.items() if isinstance(v, Distribution) and not v.enumerable]
+    _raise_problems(continuous, "grid")
+    configs = []
+    for config in _product(space.params):
+        configs += [{**config, **extra} for extra in _product(space.conditional(config))]
     return _expand(space, configs, {"strategy": "grid"})
+
+
+def _product(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    names = list(params)
+    axes = [v.values() if isinstance(v, Distribution) else (v,) for v in params.values()]
+    return [dict(zip(names, combination)) for combination in itertools.product(*axes)]
 
 
 def _entropy(seed: Any) -> list[int]:
@@ -980,14 +1071,25 @@ def random_plan(
     if not (_is_int(num_samples) and num_samples >= 1):
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
     entropy = _entropy(seed)
-    columns = {}
-    for name, spec in space.params.items():
+
+    def column(name: str, spec: Any) -> list:
         if isinstance(spec, Distribution):
             stream = np.random.SeedSequence(entropy, spawn_key=(zlib.crc32(name.encode("utf-8")),))
-            columns[name] = spec.sample(np.random.default_rng(stream), num_samples)
-        else:
-            columns[name] = [spec] * num_samples
-    configs = [{name: column[i] for name, column in columns.items()} for i in range(num_samples)]
+            return spec.sample(np.random.default_rng(stream), num_samples)
+        return [spec] * num_samples
+
+    columns = {name: column(name, spec) for name, spec in space.params.items()}
+    # A conditional entry draws from a stream of its own, for every trial; a trial uses it only when its
+    # static value selects the table, so adding a table leaves every other value as it was.
+    conditional = {(key, value, name): column(f"when.{key}.{value}.{name}", spec)
+                   for key, tables in space.when.items() for value, table in tables.items()
+                   for name, spec in table.items()}
+    configs = []
+    for i in range(num_samples):
+        config = {name: values[i] for name, values in columns.items()}
+        chosen = {(key, _when_key(config[key])) for key in space.when if key in config}
+        extra = {name: values[i] for (key, value, name), values in conditional.items() if (key, value) in chosen}
+        configs.append(dict(sorted({**config, **extra}.items())))
     info = {"strategy": "random", "num_samples": num_samples, "seed": entropy[0] if len(entropy) == 1 else entropy}
     return _expand(space, configs, info)
 
@@ -1158,19 +1260,20 @@ def plan_chunks(plan: Plan, chunk_size: int, multiple: int = 1) -> list[Chunk]:
 
 def _space_value(key: str, raw: Any) -> Any:
     """One ``[space]`` entry: a table is a distribution, anything else a fixed value."""
+    optional = _optional_keys()
     if isinstance(raw, dict):
         spec = distribution_from_spec(raw)
-        if key in _OPTIONAL_KEYS and isinstance(spec, Choice):
+        if key in optional and isinstance(spec, Choice):
             return choice(*(None if v == "none" else v for v in spec.values()))
         return spec
-    if key in _OPTIONAL_KEYS and raw == "none":
+    if key in optional and raw == "none":
         return None
     return _freeze(raw)
 
 
 def _check_setting(key: str, value: Any) -> str | None:
     """What is wrong with one ``[sweep]`` setting, or ``None``."""
-    positive_ints = {"num_samples", "seeds", "min_epochs", "max_epochs", "chunk_size"}
+    positive_ints = {"num_samples", "seeds", "min_epochs", "max_epochs", "chunk_size", "keep"}
     if key == "strategy" and value not in STRATEGIES:
         return f"must be one of {list(STRATEGIES)}, got {value!r}"
     if key in positive_ints and not (_is_int(value) and value >= 1):
@@ -1188,8 +1291,8 @@ def _check_setting(key: str, value: Any) -> str | None:
 
 def load_config(
     path: str | os.PathLike,
-    static_keys: frozenset[str] = STATIC_KEYS,
-    dynamic_keys: frozenset[str] = DYNAMIC_KEYS,
+    static_keys: frozenset[str] | None = None,
+    dynamic_keys: frozenset[str] | None = None,
     sweep_keys: frozenset[str] = SWEEP_KEYS,
 ) -> tuple[Space, dict[str, Any]]:
     """Read a sweep configuration from TOML: a ``[space]`` and a ``[sweep]`` table.
@@ -1226,9 +1329,24 @@ def load_config(
             document = tomllib.load(handle)
     except tomllib.TOMLDecodeError as error:
         raise ValueError(f"{path}: not valid TOML: {error}") from None
-    unknown_tables = sorted(set(document) - {"space", "sweep"})
+    unknown_tables = sorted(set(document) - set(_TOP_LEVEL))
     if unknown_tables:
-        raise ValueError(f"{path}: unknown top-level key(s) {unknown_tables}; expected [space] and [sweep]")
+        raise ValueError(f"{path}: unknown top-level key(s) {unknown_tables}; expected {', '.join(_TOP_LEVEL)}")
+    imports = document.get("import", [])
+    if isinstance(imports, str):
+        imports = [imports]
+    if not (isinstance(imports, list) and all(isinstance(i, str) for i in imports)):
+        raise ValueError(f"{path}: import must be a list of module names or .py files, got {imports!r}")
+    from jaxdl import registry
+
+    # User code registers its pieces before anything below is validated.
+    registry.load_plugins(imports, base=os.path.dirname(os.path.abspath(path)))
+    data = document.get("data", {})
+    if not isinstance(data, dict) or set(data) - set(DATA_KEYS):
+        extra = sorted(set(data) - set(DATA_KEYS)) if isinstance(data, dict) else data
+        raise ValueError(f"{path}: [data] takes {', '.join(DATA_KEYS)}; got {extra!r}")
+    if "file" in data:
+        data = {**data, "file": os.path.join(os.path.dirname(os.path.abspath(path)), data["file"])}
     if not isinstance(document.get("space"), dict):
         raise ValueError(f"{path}: needs a [space] table mapping names to values or distributions")
     sweep = document.get("sweep", {})
@@ -1251,8 +1369,21 @@ def load_config(
         if key not in sweep:
             problems.append((f"sweep.{key}", f"required by strategy {settings['strategy']!r}"))
 
-    params = {}
+    params, when = {}, {}
     for key, raw in document["space"].items():
+        if key == "when":
+            if not (isinstance(raw, dict) and all(isinstance(t, dict) and all(isinstance(v, dict) for v in t.values())
+                                                  for t in raw.values())):
+                problems.append(("space.when", "write conditional tables as [space.when.<static key>.<value>]"))
+                continue
+            for static, tables in raw.items():
+                for value, table in tables.items():
+                    for name, entry in table.items():
+                        try:
+                            when.setdefault(static, {}).setdefault(value, {})[name] = _space_value(name, entry)
+                        except (ValueError, TypeError) as error:
+                            problems.append((f"space.when.{static}.{value}.{name}", str(error)))
+            continue
         try:
             params[key] = _space_value(key, raw)
         except (ValueError, TypeError) as error:
@@ -1260,7 +1391,10 @@ def load_config(
     if problems:
         _raise_problems(problems, f"config {path}")
     try:
-        space = Space(params, seeds=sweep.get("seeds", 1), static_keys=static_keys, dynamic_keys=dynamic_keys)
+        space = Space(params, seeds=sweep.get("seeds", 1), static_keys=static_keys, dynamic_keys=dynamic_keys,
+                      when=when)
     except ValueError as error:
         raise ValueError(f"{path}: [space]: {error}") from None
+    if data:
+        settings["data"] = data
     return space, settings

@@ -3,7 +3,11 @@
 Layout of a run directory::
 
     out/
-      plan.json            the plan and its fingerprint; written first, never changed
+      plan.json            the plan, its fingerprint and what else fixes the numbers (the data's
+                           fingerprints, the engine's mode); written first, never changed
+      run.json             how to read the run back: every static group's resolved configuration
+                           (all static keys), each data set's fingerprint, split seed and shapes,
+                           the jaxdl/jax/jaxlib/flax/optax versions and the platform
       records/g0-c0.json   one file per finished chunk: one record per trial
       records/g0-c1.json
       params/trial-17.npz  parameters saved with save_params (the best trial's)
@@ -29,7 +33,7 @@ A record is a JSON object with these fields (:data:`RECORD_FIELDS`)::
     status          "ok" or "diverged"
     diverged_epoch  1-based epoch the loss became NaN/inf, or null
     final           {metric: value at the last finite epoch}
-    best            {metric: best value over epochs (min for *loss*/*error*, else max)}
+    best            {metric: best value over epochs, in the metric's direction (jaxdl.metrics.maximize)}
     history         {metric: [one value per epoch]}
     wall_time       seconds the trial's chunk took to train
 
@@ -152,14 +156,21 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _minimize(metric: str) -> bool:
-    return "loss" in metric or "error" in metric
+def _direction(metric: str) -> bool | None:
+    """``maximize(metric)`` for a metric of the table, ``None`` for any other series (``learning_rate``)."""
+    from jaxdl import metrics
+
+    try:
+        return metrics.maximize(metric)
+    except ValueError:
+        return None
 
 
 def _best(metric: str, values: np.ndarray) -> float | None:
-    if not values.size:
+    maximize = _direction(metric)
+    if not values.size or maximize is None:
         return None
-    return float(values.min() if _minimize(metric) else values.max())
+    return float(values.max() if maximize else values.min())
 
 
 def make_record(
@@ -183,8 +194,9 @@ def make_record(
         It sets ``status``.
       final: metrics of the returned state; default, each history's last
         finite value.
-      best: default, each history's minimum over finite values for names
-        containing ``loss`` or ``error``, its maximum otherwise.
+      best: default, each metric history's best finite value in the metric's
+        direction (:func:`jaxdl.metrics.maximize`); series that are not
+        metrics (``learning_rate``) are left out.
       **extra: further JSON-ready fields (``rung=2``, ``epochs_run=7``).
     """
     series = {name: np.asarray(values, dtype=np.float64).ravel() for name, values in history.items()}
@@ -192,7 +204,7 @@ def make_record(
     if final is None:
         final = {name: (values[-1] if values.size else None) for name, values in finite.items()}
     if best is None:
-        best = {name: _best(name, values) for name, values in finite.items()}
+        best = {name: _best(name, values) for name, values in finite.items() if _direction(name) is not None}
     if diverged_epoch is not None and int(diverged_epoch) < 0:
         diverged_epoch = None
     record = {
@@ -342,18 +354,25 @@ class RunStore:
             raise ValueError(f"{self.plan_path}: not a jaxdl plan file (format {_PLAN_FORMAT!r} expected)")
         return stored
 
-    def init(self, plan: Plan) -> bool:
+    def init(self, plan: Plan, meta: Mapping[str, Any] | None = None) -> bool:
         """Create the run directory for ``plan``, or check that an existing one holds the same plan.
+
+        Args:
+          plan: the trials.
+          meta: whatever else fixes the numbers (``{"data": {name: fingerprint}}``):
+            stored beside the plan, and a resume must give the same.
 
         Returns:
           ``True`` when the directory already held this plan (a resume: skip
           the chunks in :meth:`done_chunks`), ``False`` when it was created.
 
         Raises:
-          PlanMismatchError: the directory holds a different plan.
+          PlanMismatchError: the directory holds a different plan, or the same
+            plan with other ``meta`` (the message names what differs).
           ValueError: the directory exists, is not empty and is not a run directory.
         """
         fingerprint = plan.fingerprint()
+        meta = _plain(dict(meta or {}))
         if os.path.exists(self.plan_path):
             stored = self._stored()
             if stored.get("fingerprint") != fingerprint:
@@ -361,6 +380,13 @@ class RunStore:
                     f"{self.path} holds a different sweep (plan fingerprint {str(stored.get('fingerprint'))[:12]}, "
                     f"this plan {fingerprint[:12]}): the space, strategy, seed or sample count changed. "
                     f"Choose another --out directory, or delete {self.path} to start over."
+                )
+            before = stored.get("meta", {})
+            differ = sorted(key for key in set(before) | set(meta) if before.get(key) != meta.get(key))
+            if differ:
+                raise PlanMismatchError(
+                    f"{self.path} was run with other {', '.join(differ)} ({_difference(before, meta, differ)}): "
+                    f"resuming would mix results. Rerun with the same ones, or choose another --out directory."
                 )
             os.makedirs(self.records_dir, exist_ok=True)
             self._plan_ids = {t.id for t in plan}
@@ -370,10 +396,28 @@ class RunStore:
                 f"{self.path} exists and is not a jaxdl run directory (no plan.json); choose another --out directory"
             )
         os.makedirs(self.records_dir, exist_ok=True)
-        document = {"format": _PLAN_FORMAT, "fingerprint": fingerprint, "plan": plan.to_dict()}
+        document = {"format": _PLAN_FORMAT, "fingerprint": fingerprint, "plan": plan.to_dict(), "meta": meta}
         atomic_write(self.plan_path, json.dumps(document, sort_keys=True, allow_nan=False) + "\n")
         self._plan_ids = {t.id for t in plan}
         return False
+
+    def meta(self) -> dict:
+        """What :meth:`init` stored beside the plan (the data's fingerprints, the mode)."""
+        return self._stored().get("meta", {})
+
+    @property
+    def run_path(self) -> str:
+        return os.path.join(self.path, "run.json")
+
+    def write_run(self, info: Mapping[str, Any]) -> None:
+        """Write ``run.json``: resolved configurations, data shapes, versions and platform."""
+        atomic_write(self.run_path, json.dumps(_plain(info), indent=2, sort_keys=True, allow_nan=False) + "\n")
+
+    def run_info(self) -> dict:
+        """The contents of ``run.json`` (see the module docstring)."""
+        if not os.path.exists(self.run_path):
+            raise FileNotFoundError(f"{self.path} has no run.json (written by jaxdl sweep and jaxdl train)")
+        return self._read_json(self.run_path)
 
     def fingerprint(self) -> str:
         """The stored plan's fingerprint."""
@@ -502,6 +546,76 @@ class RunStore:
         """The stored summary, or ``None`` before the first :meth:`write_summary`."""
         return self._read_json(self.summary_path) if os.path.exists(self.summary_path) else None
 
+    def best(self, metric: str | None = None, which: str = "best") -> dict:
+        """The best trial, and by which metric: ``{"id", "metric", "score", "maximize", "static", "dynamic", "seed"}``.
+
+        Args:
+          metric: default, the one the sweep ranked by (its summary's), else ``val_accuracy``.
+          which: ``"best"`` (best epoch) or ``"final"`` (returned state).
+
+        Raises:
+          ValueError: no records yet, or every trial diverged.
+        """
+        if metric is None:
+            stored = self.summary()
+            metric = stored["metric"].split(".", 1)[1] if stored else "val_accuracy"
+        records = _last_rung(self.records())
+        if not records:
+            raise ValueError(f"{self.path} holds no finished trials yet")
+        summary = summarize(records, metric, which=which)
+        top = summary["best"]
+        if top is None or top["status"] != "ok" or top["score"] is None:
+            raise ValueError(f"{self.path}: no trial has a finite {which}.{metric} (every trial diverged?)")
+        return {"id": top["id"], "metric": f"{which}.{metric}", "score": top["score"],
+                "maximize": summary["maximize"], "static": top["static"], "dynamic": top["dynamic"],
+                "seed": top["seed"]}
+
+    def load_model(self, trial_id: int):
+        """The trained ``nnx.Module`` of a trial whose state was kept, ready to call as ``model(x, train=False)``.
+
+        Rebuilds the model from the trial's resolved configuration in
+        ``run.json`` (a user model needs its module imported first, as for
+        the sweep) and loads the saved parameters and batch statistics. The
+        model expects inputs prepared as the run's (standardised with the
+        training statistics: build the same ``Data`` again).
+
+        Raises:
+          FileNotFoundError: no state was kept for the trial (the sweep keeps
+            the ``keep`` best; see ``[sweep] keep``), or no ``run.json``.
+        """
+        import jax
+        from flax import nnx
+
+        from jaxdl import models, train
+
+        trial_id = int(trial_id)
+        if not os.path.exists(self.params_path(trial_id)):
+            kept = sorted(int(n[len("trial-"):-len(".npz")]) for n in os.listdir(self.params_dir)
+                          if n.startswith("trial-") and n.endswith(".npz")) if os.path.isdir(self.params_dir) else []
+            raise FileNotFoundError(f"{self.path}: no saved state for trial {trial_id}; kept: {kept or 'none'}")
+        info = self.run_info()
+        record = next((r for r in _last_rung(self.records()) if r["id"] == trial_id), None)
+        static = record["static"] if record is not None else self.plan().by_id(trial_id).static
+        key = json.dumps(_plain(static), sort_keys=True)
+        group = next((g for g in info["groups"] if json.dumps(g["static"], sort_keys=True) == key), None)
+        if group is None:
+            raise ValueError(f"{self.run_path} has no configuration for trial {trial_id}'s group")
+        config = train.TrainConfig.from_static({k: _tuples(v) for k, v in group["config"].items()})
+        shape = info["data"][group["dataset"]]
+        model = train.make_model(config, tuple(shape["input_shape"]), int(shape["out_features"]), jax.random.key(0))
+        graphdef, params, batch_stats, rates, keys = models.split(model)
+        state = self.load_params(trial_id, like={"params": params, "batch_stats": batch_stats})
+        return nnx.merge(graphdef, state["params"], state["batch_stats"], rates, keys)
+
+    def keep_only(self, trial_ids: Iterable[int]) -> None:
+        """Delete the saved states of every trial not in ``trial_ids``."""
+        wanted = {int(i) for i in trial_ids}
+        if not os.path.isdir(self.params_dir):
+            return
+        for name in os.listdir(self.params_dir):
+            if name.startswith("trial-") and name.endswith(".npz") and int(name[6:-4]) not in wanted:
+                os.unlink(os.path.join(self.params_dir, name))
+
     # -- parameters ---------------------------------------------------------
 
     def params_path(self, trial_id: int) -> str:
@@ -575,6 +689,25 @@ class RunStore:
         return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
+def _last_rung(records: Sequence[Mapping[str, Any]]) -> list:
+    """Each trial's record of the last rung it reached (every record, for one-stage sweeps)."""
+    latest: dict[int, Mapping[str, Any]] = {}
+    for record in records:
+        current = latest.get(record["id"])
+        if current is None or (record.get("rung") or 0) >= (current.get("rung") or 0):
+            latest[record["id"]] = record
+    last = max(((r.get("rung") or 0) for r in latest.values()), default=0)
+    return [r for r in latest.values() if (r.get("rung") or 0) == last]
+
+
+def _difference(before: Mapping, now: Mapping, keys: Sequence[str]) -> str:
+    def short(value):
+        text = json.dumps(value, sort_keys=True)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+    return "; ".join(f"{key}: stored {short(before.get(key))}, now {short(now.get(key))}" for key in keys)
+
+
 def _pandas(method: str):
     try:
         import pandas
@@ -589,13 +722,15 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
               which: str = "best") -> dict:
     """Counts and the best trial, ranked by ``record[which][metric]``.
 
-    ``maximize`` defaults to ``False`` for names containing ``loss`` or
-    ``error`` and ``True`` otherwise. Diverged trials rank last.
+    ``maximize`` defaults to the metric's direction in the metric table
+    (:func:`jaxdl.metrics.maximize`). Diverged trials rank last.
     """
     if which not in ("best", "final"):
         raise ValueError(f"which must be 'best' or 'final', got {which!r}")
     if maximize is None:
-        maximize = not _minimize(metric)
+        from jaxdl import metrics
+
+        maximize = metrics.maximize(metric)
     scores = [r[which].get(metric) for r in records]
     diverged = [r["id"] for r in records if r["status"] == "diverged"]
     ranking = rank_trials([r["id"] for r in records], scores, maximize, diverged)
