@@ -5,7 +5,16 @@ A training run is one pure function, ``run(hparams, key) -> Result``
 models in one compiled program (:mod:`jaxdl.sweep`).
 """
 
-from jaxdl import (
+from jaxdl import registry
+from jaxdl.registry import (
+    register_activation,
+    register_loss,
+    register_metric,
+    register_model,
+    register_optimizer,
+    register_schedule,
+)
+from jaxdl import (  # noqa: E402  (the registry comes first: every module registers into it)
     activations,
     averages,
     data,
@@ -31,6 +40,13 @@ __all__ = [
     "metrics",
     "models",
     "optim",
+    "register_activation",
+    "register_loss",
+    "register_metric",
+    "register_model",
+    "register_optimizer",
+    "register_schedule",
+    "registry",
     "schedules",
     "sweep",
     "train",

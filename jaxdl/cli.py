@@ -38,24 +38,48 @@ def default_space():
     )
 
 
-def _sweep(args) -> int:
-    from jaxdl import sweep, train
-    from jaxdl.sweep import report
+def _load_data(name, args, file_settings=None):
+    """A named data set, or a file from --data / [data] (with its target column and task)."""
+    from jaxdl import train
 
+    settings = dict(file_settings or {})
+    path = getattr(args, "data", None) or settings.get("file")
+    if path:
+        target = getattr(args, "target", None) or settings.get("target")
+        task = getattr(args, "task", None) or settings.get("task")
+        data = train.Data.from_file(path, target=target, task=task, seed=args.data_seed)
+        print(f"data: {path} ({data.task}, {data.x_train.shape[0]} train / {data.x_val.shape[0]} val / "
+              f"{data.x_test.shape[0]} test examples)")
+        return data
+    return train.Data.load(name, args.data_dir, image=True, seed=args.data_seed)
+
+
+def _sweep(args) -> int:
+    from jaxdl import registry, sweep
+
+    registry.load_plugins(args.imports or ())
     if args.config:
         space, settings = sweep.load_config(args.config)
         out = args.out or os.path.join("runs", os.path.splitext(os.path.basename(args.config))[0])
     else:
         space, settings = default_space(), {"strategy": "grid"}
         out = args.out or DEFAULT_SWEEP_DIR
+    file_settings = settings.pop("data", None)
+    metric = args.metric or settings.pop("metric", None) or "val_accuracy"
+    settings.pop("maximize", None)
+    keep = settings.pop("keep", 1)
+    chunk_size = args.chunk_size or settings.pop("chunk_size", None)
     plan = sweep.build_plan(space, settings)
     datasets = {group.static.get("dataset", args.dataset) for group in plan.groups()}
-    data = {name: train.Data.load(name, args.data_dir, image=True, seed=args.data_seed) for name in datasets}
+    data = {name: _load_data(name, args, file_settings) for name in datasets}
     if not any("dataset" in t.static for t in plan):
         data = data[args.dataset]
+    if metric == "val_accuracy" and not isinstance(data, dict) and data.task == "regression":
+        metric = "val_rmse"
     print(f"jaxdl sweep: {len(plan)} trials in {len(plan.groups())} static groups -> {out}")
-    result = sweep.run_sweep(plan, data, out, chunk_size=args.chunk_size, mode=args.mode, parts=args.parts,
-                             metric=args.metric, progress=not args.quiet)
+    result = sweep.run_sweep(plan, data, out, chunk_size=chunk_size, mode=args.mode, parts=args.parts,
+                             metric=metric, keep=keep, progress=not args.quiet)
+    args.metric = metric
     if result.chunks_skipped:
         print(f"resumed: {result.chunks_skipped} finished chunks found in {out}, {result.chunks_run} run now")
     return _report(result.records, out, args.metric, args.top, seconds=result.seconds)
@@ -83,62 +107,100 @@ def _report(records, out, metric, top, seconds=None) -> int:
 
 
 def _report_command(args) -> int:
-    from jaxdl import sweep
+    from jaxdl import registry, sweep
 
+    registry.load_plugins(args.imports or ())
     if not os.path.isdir(args.run_dir):
         raise FileNotFoundError(f"no run directory at {args.run_dir}")
-    records = sweep.RunStore(args.run_dir).records()
+    store = sweep.RunStore(args.run_dir)
+    records = store.records()
     if not records:
         raise ValueError(f"{args.run_dir} holds no finished trials yet")
-    return _report(records, args.run_dir, args.metric, args.top)
+    summary = store.summary()
+    metric = args.metric or (summary["metric"].split(".", 1)[1] if summary else "val_accuracy")
+    return _report(records, args.run_dir, metric, args.top)
 
 
-def _parse_assignments(items) -> dict:
+def _parse_assignments(items, numbers_only: bool = True) -> dict:
+    """``NAME=VALUE`` pairs; without ``numbers_only``, values are read as TOML (``width=128``, ``hidden=[64, 32]``)."""
+    import tomllib
+
     values = {}
     for item in items or ():
         name, sep, value = item.partition("=")
         if not sep:
-            raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
+            raise ValueError(f"expected NAME=VALUE, got {item!r}")
+        if numbers_only:
+            try:
+                values[name.strip()] = float(value)
+            except ValueError:
+                raise ValueError(f"--set {name}: {value!r} is not a number") from None
+            continue
         try:
-            values[name.strip()] = float(value)
-        except ValueError:
-            raise ValueError(f"--set {name}: {value!r} is not a number") from None
+            parsed = tomllib.loads(f"v = {value}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed = value
+        values[name.strip()] = tuple(parsed) if isinstance(parsed, list) else parsed
     return values
 
 
+def _fresh_directory(out: str | None) -> str:
+    """``out`` if it is new or empty; else an error. Without ``out``, the next free ``runs/train/run-N``."""
+    if out is None:
+        number = 1
+        while os.path.exists(os.path.join("runs", "train", f"run-{number}")):
+            number += 1
+        return os.path.join("runs", "train", f"run-{number}")
+    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+        raise ValueError(f"--out {out} already holds files; jaxdl train never overwrites a run: choose another --out")
+    return out
+
+
 def _train(args) -> int:
+    import json
+
     import jax
+    import numpy as np
     from tqdm.auto import tqdm
 
-    from jaxdl import plots, train
+    from jaxdl import plots, registry, sweep, train
 
-    if args.learning_rate < 0:
-        raise ValueError(f"--learning-rate must be non-negative, got {args.learning_rate}")
+    registry.load_plugins(args.imports or ())
+    out = _fresh_directory(args.out)
+    model_args = {}
+    if args.model == "mlp":
+        model_args["hidden"] = tuple(args.hidden)
+    if args.model in ("mlp", "cnn"):
+        model_args.update(batch_norm=args.batch_norm, dropout=args.dropout if args.dropout_rate > 0 else None)
+    model_args.update(_parse_assignments(args.model_arg, numbers_only=False))
     config = train.TrainConfig(
-        model=args.model,
-        hidden=tuple(args.hidden),
-        activation=args.activation,
-        optimizer=args.optimizer,
-        schedule=args.schedule,
-        batch_size=args.batch_size,
-        epochs=args.epochs,
-        batch_norm=args.batch_norm,
-        dropout=args.dropout if args.dropout_rate > 0 else None,
-        early_stopping=args.patience is not None,
-        patience=args.patience or 5,
+        model=args.model, model_args=model_args, activation=args.activation, optimizer=args.optimizer,
+        schedule=args.schedule, task=args.task, batch_size=args.batch_size, epochs=args.epochs,
+        early_stopping=args.patience is not None, patience=args.patience if args.patience is not None else 5,
     )
     flat = {"learning_rate": args.learning_rate, "weight_decay": args.weight_decay, "l2": args.l2,
             **({"dropout_rate": args.dropout_rate} if args.dropout_rate > 0 else {}), **_parse_assignments(args.set)}
+    if args.data:
+        data = train.Data.from_file(args.data, target=args.target, task=args.task, seed=args.seed)
+        source = args.data
+    else:
+        image = registry.MODELS.name_of(registry.MODELS.get(args.model)) == "cnn"
+        data = train.Data.load(args.dataset, args.data_dir, image=image, seed=args.seed)
+        source = args.dataset
+    config = train.check(config, data, sorted(flat))
+    # The command line takes the same bounds a TOML space does.
+    sweep.Space({name: value for name, value in flat.items()})
     hparams = train.HParams.from_flat(flat, config)
-    data = train.Data.load(args.dataset, args.data_dir, image=args.model == "cnn", seed=args.seed)
-    print(f"jaxdl train: {args.model} {args.activation} {args.optimizer} lr={args.learning_rate:g} on "
-          f"{args.dataset} ({data.x_train.shape[0]} train / {data.x_val.shape[0]} val / {data.x_test.shape[0]} test)")
+    print(f"jaxdl train: {config.model_name} {train._label(config.activation)} {train._label(config.optimizer)} "
+          f"lr={args.learning_rate:g} on {source}, {config.task} ({data.x_train.shape[0]} train / "
+          f"{data.x_val.shape[0]} val / {data.x_test.shape[0]} test)")
 
     bar = tqdm(total=config.epochs, unit="epoch", desc="train", disable=args.quiet, dynamic_ncols=True)
+    monitor = config.monitor if config.monitor != "val_loss" else f"val_{config.metrics[0]}"
 
     def on_epoch(epoch, row):
         bar.update(1)
-        bar.set_postfix(loss=f"{float(row['train_loss']):.4f}", val_acc=f"{float(row['val_accuracy']):.4f}")
+        bar.set_postfix(loss=f"{float(row['train_loss']):.4f}", **{monitor: f"{float(row[monitor]):.4f}"})
 
     run = train.jit(lambda h, k: train.train(config, h, k, data, on_epoch=on_epoch))
     tic = time.perf_counter()
@@ -146,24 +208,39 @@ def _train(args) -> int:
     jax.effects_barrier()
     bar.close()
     seconds = time.perf_counter() - tic
-    history = {k: jax.device_get(v) for k, v in result.history.items()}
+    history = {k: np.asarray(jax.device_get(v)) for k, v in result.history.items()}
+    columns = ["train_loss", *(f"train_{m}" for m in config.metrics), "val_loss",
+               *(f"val_{m}" for m in config.metrics), "learning_rate"]
     print()
-    print(f"{'epoch':>5}  {'train_loss':>10}  {'train_acc':>9}  {'val_loss':>9}  {'val_acc':>7}  {'lr':>9}")
+    print("  ".join(f"{c:>12}" for c in ["epoch", *columns]))
     for i in range(config.epochs):
-        print(f"{i + 1:>5}  {history['train_loss'][i]:>10.4f}  {history['train_accuracy'][i]:>9.4f}  "
-              f"{history['val_loss'][i]:>9.4f}  {history['val_accuracy'][i]:>7.4f}  {history['learning_rate'][i]:>9.3g}")
+        print("  ".join([f"{i + 1:>12}", *(f"{history[c][i]:>12.4g}" for c in columns)]))
     metrics = {k: float(v) for k, v in result.metrics.items()}
     print()
     if bool(result.diverged):
         print(f"diverged at epoch {int(result.diverged_epoch)}: the loss became NaN or inf; parameters frozen")
-    print(f"test accuracy {metrics['test_accuracy']:.4f}, test loss {metrics['test_loss']:.4f} "
-          f"(best epoch {int(metrics['best_epoch'])}, validation accuracy {metrics['val_accuracy']:.4f}); "
-          f"{seconds:.1f} s including compilation")
-    path = plots.plot_history({f"{args.activation} / {args.optimizer}": history},
-                              os.path.join(args.out, "learning_curves.png"),
-                              title=f"{args.model} on {args.dataset}")
-    print(f"learning curves: {path}")
+    tests = ", ".join(f"{name} {metrics[name]:.4f}" for name in metrics if name.startswith("test_"))
+    print(f"{tests} (best epoch {int(metrics['best_epoch'])}); {seconds:.1f} s including compilation")
+    os.makedirs(out, exist_ok=True)
+    store = sweep.RunStore(out)
+    store.save_params(0, {"params": result.params, "batch_stats": result.batch_stats})
+    sweep.store.atomic_write(os.path.join(out, "metrics.json"), json.dumps(
+        {"metrics": metrics, "diverged": bool(result.diverged), "epochs_run": int(result.epochs_run),
+         "history": {k: [None if not np.isfinite(x) else float(x) for x in v] for k, v in history.items()},
+         "hyperparameters": flat, "seconds": seconds}, indent=2, sort_keys=True) + "\n")
+    info = {"groups": [{"static": {}, "dataset": source, "config": config.flat()}],
+            "data": {source: sweep.engine._data_info(data)}, **sweep.engine.environment()}
+    store.write_run(info)
+    path = plots.plot_history({f"{train._label(config.activation)} / {train._label(config.optimizer)}": history},
+                              os.path.join(out, "learning_curves.png"), title=f"{config.model_name} on {source}")
+    print(f"wrote {out}: weights (params/trial-0.npz; jaxdl.sweep.RunStore({out!r}).load_model(0)), "
+          f"metrics.json, {os.path.basename(path)}")
     return 0
+
+
+def _add_import(parser) -> None:
+    parser.add_argument("--import", dest="imports", action="append", metavar="MODULE_OR_FILE.py",
+                        help="import user code that registers models, activations, optimizers, ... (repeatable)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -177,6 +254,11 @@ def _parser() -> argparse.ArgumentParser:
                     "resumes. Without --config, runs the default sweep: relu, elu, selu and tanh x 16 "
                     "learning rates in [1e-4, 1] x 2 seeds on the digits.")
     sweep.add_argument("--config", help="TOML file with [space] and [sweep] tables")
+    _add_import(sweep)
+    sweep.add_argument("--data", help="a .npz or .csv file of your own (instead of --dataset)")
+    sweep.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
+    sweep.add_argument("--task", choices=("classification", "regression"),
+                       help="task of --data (default: read from the target's type)")
     sweep.add_argument("--out", help=f"run directory (default {DEFAULT_SWEEP_DIR}, or runs/<config name>)")
     sweep.add_argument("--dataset", default="digits", help="data set when the space does not choose one")
     sweep.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST / CIFAR-10 files")
@@ -186,7 +268,8 @@ def _parser() -> argparse.ArgumentParser:
                                                   "(default on one CPU device: one per core, at most 4 trials each)")
     sweep.add_argument("--mode", default="auto", choices=("auto", "vmap", "map", "chunked"),
                        help="how a chunk is batched (default auto: map for a CNN on CPU, else vmap)")
-    sweep.add_argument("--metric", default="val_accuracy", help="metric to rank by (default val_accuracy)")
+    sweep.add_argument("--metric", help="metric to rank by (default: [sweep] metric, else val_accuracy; "
+                                        "val_rmse for regression)")
     sweep.add_argument("--top", type=int, default=10, help="rows of the printed table")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=_sweep)
@@ -194,7 +277,8 @@ def _parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="print the table and redraw the figures of a run directory",
                                  description="Print the ranked table of a sweep and redraw its figures from disk.")
     report.add_argument("run_dir", help="a directory written by jaxdl sweep")
-    report.add_argument("--metric", default="val_accuracy", help="metric to rank by")
+    _add_import(report)
+    report.add_argument("--metric", help="metric to rank by (default: the sweep's)")
     report.add_argument("--top", type=int, default=10, help="rows of the printed table")
     report.set_defaults(handler=_report_command)
 
@@ -203,8 +287,15 @@ def _parser() -> argparse.ArgumentParser:
                                             "and write the learning curves as a PNG.")
     train.add_argument("--dataset", default="digits", help="digits, mnist, fashion_mnist or cifar10")
     train.add_argument("--data-dir", help="folder with the data files (all but digits)")
-    train.add_argument("--model", default="mlp", choices=("mlp", "cnn"))
-    train.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden widths")
+    _add_import(train)
+    train.add_argument("--data", help="a .npz or .csv file of your own (instead of --dataset)")
+    train.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
+    train.add_argument("--task", choices=("classification", "regression"),
+                       help="task (default: read from the targets' type)")
+    train.add_argument("--model", default="mlp", help="a registered model: mlp (default), cnn, or one of yours")
+    train.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
+                       help="a setting of the model, e.g. --model-arg width=128 (repeatable)")
+    train.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden widths (default 64 64)")
     train.add_argument("--activation", default="relu", help="a jaxdl.activations name")
     train.add_argument("--optimizer", default="adam", help="a jaxdl.optim name")
     train.add_argument("--schedule", default="constant_schedule", help="a jaxdl.schedules name")
@@ -221,7 +312,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--set", action="append", metavar="NAME=VALUE",
                        help="further optimizer or schedule hyperparameters, e.g. --set b1=0.95")
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--out", default=os.path.join("runs", "train"), help="folder for the learning-curve PNG")
+    train.add_argument("--out", help="new folder for the weights, metrics.json and curves "
+                                      "(default: the next free runs/train/run-N; never overwritten)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
     return parser
@@ -238,7 +330,10 @@ def main(argv=None) -> int:
 
     try:
         return args.handler(args)
-    except (ValueError, FileNotFoundError, DataError, PlanMismatchError) as error:
+    except KeyboardInterrupt:
+        print("jaxdl: interrupted - rerun the same command to resume", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, DataError, PlanMismatchError) as error:
         message = str(error).strip().splitlines()
         print(f"jaxdl: error: {message[0] if message else type(error).__name__}", file=sys.stderr)
         for line in message[1:]:

@@ -24,26 +24,33 @@ def _save(fig, path: str | os.PathLike) -> str:
 
 def plot_history(histories: Mapping[str, Mapping[str, Sequence[float]]], path: str | os.PathLike,
                  title: str | None = None) -> str:
-    """Loss and accuracy against epoch, training solid and validation dashed, one colour per run.
+    """Loss and the first metric against epoch, training solid and validation dashed, one colour per run.
 
     Args:
-      histories: ``{label: history}`` with ``train_loss``, ``val_loss``,
-        ``train_accuracy`` and ``val_accuracy`` per epoch (NaN after a run stopped).
+      histories: ``{label: history}`` with ``train_loss``, ``val_loss`` and
+        ``train_<metric>``, ``val_<metric>`` per epoch (NaN after a run
+        stopped); the second panel shows the first metric the histories share
+        (accuracy for classification, RMSE for regression by default).
       path: where to write the PNG.
     """
-    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(11, 4))
+    first = next(iter(histories.values()), {})
+    measured = [name[len("val_"):] for name in first if name.startswith("val_") and name != "val_loss"
+                and f"train_{name[len('val_'):]}" in first]
+    metric = measured[0] if measured else None
+    fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(11, 4))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, (label, history) in enumerate(histories.items()):
         colour = colours[i % len(colours)]
         epochs = np.arange(1, len(history["val_loss"]) + 1)
         loss_ax.plot(epochs, history["train_loss"], color=colour, label=f"{label} train")
         loss_ax.plot(epochs, history["val_loss"], color=colour, linestyle="--", label=f"{label} validation")
-        acc_ax.plot(epochs, history["train_accuracy"], color=colour)
-        acc_ax.plot(epochs, history["val_accuracy"], color=colour, linestyle="--")
+        if metric is not None and f"val_{metric}" in history:
+            metric_ax.plot(epochs, history[f"train_{metric}"], color=colour)
+            metric_ax.plot(epochs, history[f"val_{metric}"], color=colour, linestyle="--")
     loss_ax.set(xlabel="epoch", ylabel="loss", yscale="log", title="loss")
-    acc_ax.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    metric_ax.set(xlabel="epoch", ylabel=metric or "", title=metric or "")
     loss_ax.legend(fontsize="small")
-    for ax in (loss_ax, acc_ax):
+    for ax in (loss_ax, metric_ax):
         ax.grid(alpha=0.3)
     if title:
         fig.suptitle(title)

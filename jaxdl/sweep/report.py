@@ -34,11 +34,15 @@ def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accu
     """Group trials by configuration (everything but the seed), ranked best first.
 
     Each row has ``settings`` (the varying static and dynamic values),
-    ``mean``/``std``/``n`` of ``best.<metric>`` over seeds, ``test_accuracy``
-    (mean of ``final.test_accuracy``), ``diverged`` (count) and ``trial_ids``.
+    ``mean``/``std``/``n`` of ``best.<metric>`` over seeds, the mean over
+    seeds of every test metric but the loss (``test_accuracy``, or
+    ``test_rmse`` and ``test_r2``), ``diverged`` (count) and ``trial_ids``.
     Diverged seeds count as NaN; a configuration with no finite score ranks last.
     """
-    maximize = "loss" not in metric and "error" not in metric
+    from jaxdl import metrics
+
+    maximize = metrics.maximize(metric)
+    test_names = test_columns(records)
     columns = [("static", n) for n in _varying(records, "static")] + [("dynamic", n) for n in _varying(records, "dynamic")]
     groups: dict[str, list] = {}
     for record in records:
@@ -47,23 +51,29 @@ def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accu
     rows = []
     for members in groups.values():
         scores = np.array([_number(m["best"].get(metric)) if m["status"] == "ok" else np.nan for m in members])
-        tests = np.array([_number(m["final"].get("test_accuracy")) if m["status"] == "ok" else np.nan for m in members])
         finite = scores[np.isfinite(scores)]
-        rows.append(
-            {
-                "settings": {name: members[0][part].get(name) for part, name in columns},
-                "mean": float(finite.mean()) if finite.size else float("nan"),
-                "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
-                "n": len(members),
-                "test_accuracy": float(np.nanmean(tests)) if np.any(np.isfinite(tests)) else float("nan"),
-                "diverged": sum(m["status"] == "diverged" for m in members),
-                "trial_ids": sorted(m["id"] for m in members),
-            }
-        )
+        row = {
+            "settings": {name: members[0][part].get(name) for part, name in columns},
+            "mean": float(finite.mean()) if finite.size else float("nan"),
+            "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+            "n": len(members),
+            "diverged": sum(m["status"] == "diverged" for m in members),
+            "trial_ids": sorted(m["id"] for m in members),
+        }
+        for name in test_names:
+            tests = np.array([_number(m["final"].get(name)) if m["status"] == "ok" else np.nan for m in members])
+            row[name] = float(np.nanmean(tests)) if np.any(np.isfinite(tests)) else float("nan")
+        rows.append(row)
     sign = -1.0 if maximize else 1.0
     rows.sort(key=lambda r: (not np.isfinite(r["mean"]), sign * r["mean"] if np.isfinite(r["mean"]) else 0.0,
                              r["trial_ids"][0]))
     return rows
+
+
+def test_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The test metrics the records hold, but the loss: ``["test_accuracy"]``, ``["test_r2", "test_rmse"]``."""
+    names = sorted({name for r in records for name in r["final"] if name.startswith("test_")} - {"test_loss"})
+    return names or ["test_loss"]
 
 
 def _format(value) -> str:
@@ -79,12 +89,13 @@ def format_table(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy"
     """The ranked configurations as a text (or Markdown) table."""
     shown = list(rows[:top] if top else rows)
     names = list(shown[0]["settings"]) if shown else []
-    header = ["rank", *names, f"best {metric} (mean ± sd)", "test_accuracy", "seeds", "diverged"]
+    tests = _row_tests(shown)
+    header = ["rank", *names, f"best {metric} (mean ± sd)", *tests, "seeds", "diverged"]
     body = []
     for rank, row in enumerate(shown, 1):
         score = "diverged" if not np.isfinite(row["mean"]) else f"{row['mean']:.4f} ± {row['std']:.4f}"
-        test = "-" if not np.isfinite(row["test_accuracy"]) else f"{row['test_accuracy']:.4f}"
-        body.append([str(rank), *(_format(row["settings"][n]) for n in names), score, test, str(row["n"]),
+        cells = ["-" if not np.isfinite(row[t]) else f"{row[t]:.4f}" for t in tests]
+        body.append([str(rank), *(_format(row["settings"][n]) for n in names), score, *cells, str(row["n"]),
                      str(row["diverged"])])
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -94,6 +105,10 @@ def format_table(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy"
     lines = ["  ".join(cell.rjust(w) for cell, w in zip(cells, widths)) for cells in [header] + body]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _row_tests(rows) -> list[str]:
+    return sorted(k for k in (rows[0] if rows else {}) if k.startswith("test_"))
 
 
 def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *,
@@ -114,11 +129,12 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
         f.write(format_table(rows, metric, None, markdown=True) + "\n")
     with open(paths["csv"], "w", newline="") as f:
         names = list(rows[0]["settings"]) if rows else []
+        tests = _row_tests(rows)
         writer = csv.writer(f)
-        writer.writerow([*names, f"mean_best_{metric}", f"std_best_{metric}", "test_accuracy", "seeds", "diverged"])
+        writer.writerow([*names, f"mean_best_{metric}", f"std_best_{metric}", *tests, "seeds", "diverged"])
         for row in rows:
             writer.writerow([*(_format(row["settings"][n]) for n in names), row["mean"], row["std"],
-                             row["test_accuracy"], row["n"], row["diverged"]])
+                             *(row[t] for t in tests), row["n"], row["diverged"]])
 
     static_names = _varying(records, "static")
     group_name = static_names[0] if static_names else None
