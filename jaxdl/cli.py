@@ -8,6 +8,7 @@ exits with status 2.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import time
@@ -15,6 +16,7 @@ import time
 __all__ = ["main", "default_space"]
 
 DEFAULT_SWEEP_DIR = os.path.join("runs", "sweep")
+_TRAIN_FLAGS = ("learning_rate", "weight_decay", "l2", "dropout_rate")
 
 
 def default_space():
@@ -188,8 +190,14 @@ def _train(args) -> int:
         data = train.Data.load(args.dataset, args.data_dir, image=image, seed=args.seed)
         source = args.dataset
     config = train.check(config, data, sorted(flat))
-    # The command line takes the same bounds a TOML space does.
-    sweep.Space({name: value for name, value in flat.items()})
+    for name, (low, high) in train.dynamic_keys(config).items():  # the bounds a TOML space has
+        value = flat.get(name)
+        if value is not None and not (math.isfinite(value) and (low is None or value >= low)
+                                      and (high is None or value < high)):
+            flag = f"--{name.replace('_', '-')}" if name in _TRAIN_FLAGS else f"--set {name}"
+            limits = " and ".join(part for part in (f">= {low:g}" if low is not None else "",
+                                                    f"< {high:g}" if high is not None else "") if part)
+            raise ValueError(f"{flag} must be finite{' and ' + limits if limits else ''}, got {value:g}")
     hparams = train.HParams.from_flat(flat, config)
     print(f"jaxdl train: {config.model_name} {train._label(config.activation)} {train._label(config.optimizer)} "
           f"lr={args.learning_rate:g} on {source}, {config.task} ({data.x_train.shape[0]} train / "
@@ -219,7 +227,7 @@ def _train(args) -> int:
     print()
     if bool(result.diverged):
         print(f"diverged at epoch {int(result.diverged_epoch)}: the loss became NaN or inf; parameters frozen")
-    tests = ", ".join(f"{name} {metrics[name]:.4f}" for name in metrics if name.startswith("test_"))
+    tests = ", ".join(f"{name.replace('_', ' ')} {metrics[name]:.4f}" for name in metrics if name.startswith("test_"))
     print(f"{tests} (best epoch {int(metrics['best_epoch'])}); {seconds:.1f} s including compilation")
     os.makedirs(out, exist_ok=True)
     store = sweep.RunStore(out)

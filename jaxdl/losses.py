@@ -209,7 +209,7 @@ def absolute_error(outputs, targets) -> jax.Array:
 
 
 def huber(outputs, targets, delta=1.0) -> jax.Array:
-    """Per-example Huber loss (``optax.huber_loss``), mean over outputs; registered as ``"huber"``.
+    r"""Per-example Huber loss (``optax.huber_loss``), mean over outputs; registered as ``"huber"``.
 
     .. math:: L_\delta(r) = r^2 / 2 \text{ if } |r| \le \delta, \text{ else } \delta (|r| - \delta / 2)
 

@@ -711,7 +711,7 @@ def mean_absolute_error(outputs, targets) -> jax.Array:
 
 
 def r2_score(outputs, targets) -> jax.Array:
-    """Coefficient of determination, averaged over outputs as scikit-learn's ``r2_score``.
+    r"""Coefficient of determination, averaged over outputs as scikit-learn's ``r2_score``.
 
     .. math:: R^2_j = 1 - \frac{\sum_i (y_{ij} - \hat y_{ij})^2}{\sum_i (y_{ij} - \bar y_j)^2}
 

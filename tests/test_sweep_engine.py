@@ -356,7 +356,7 @@ def test_the_default_mode_is_chosen_per_group(reference, small_plan, data, monke
 
 
 def test_auto_chunk_size_keeps_4096_digit_mlps_within_a_24_gb_device(data):
-    config = train.TrainConfig(hidden=(64, 64), optimizer="adam", epochs=20)
+    config = train.TrainConfig(model_args={"hidden": (64, 64)}, optimizer="adam", epochs=20)
     per_trial = estimate_trial_bytes(config, data)
     data_bytes = sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(data))
     for memory, devices in [(24e9, 1), (24e9, 8), (1e9, 1), (2e8, 4)]:
@@ -382,7 +382,7 @@ def test_trial_estimate_bounds_what_xla_allocates(reference, small_plan, data):
     chunk = plan_chunks(small_plan, 2)[0]
     config = engine.group_config(chunk.static)
     population, replicated = engine._shardings()
-    hparams = jax.device_put(engine._hparams(chunk, config, {}), population)
+    hparams = jax.device_put(engine._hparams(chunk, config, {}, "classification"), population)
     keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), population)
     on_mesh = jax.device_put(data, replicated)
     lowered = engine._compiled(config, "vmap", 8, False).lower(hparams, keys, None, on_mesh)
@@ -445,7 +445,7 @@ def test_halving_summary_picks_among_the_last_rung(halving):
 def test_halving_survivors_train_exactly_as_one_uninterrupted_run(halving, halving_plan, data):
     last = [r for r in halving.records if r["rung"] == 2]
     earlier = {(r["id"], r["rung"]): r for r in halving.records}
-    config = train.TrainConfig(hidden=(16,), batch_size=32, optimizer="adam", schedule="cosine_decay_schedule",
+    config = train.TrainConfig(model_args={"hidden": (16,)}, batch_size=32, optimizer="adam", schedule="cosine_decay_schedule",
                                epochs=4)
     rates = jnp.array([halving_plan.by_id(r["id"]).dynamic["learning_rate"] for r in last], jnp.float32)
     n = len(last)
@@ -514,20 +514,19 @@ def test_halving_over_two_processes_gives_the_one_process_records(halving, tmp_p
 
 
 def test_best_trial_state_is_kept_and_reproduces_its_record(reference, data):
-    """The winner's parameters load back from the run directory and score what its record says."""
-    from flax import nnx
+    """The winner's model loads back from the run directory and scores what its record says."""
+    from jaxdl import losses
 
-    from jaxdl import models
-
-    best_id = reference.summary["best"]["id"]
-    record = next(r for r in reference.records if r["id"] == best_id)
-    config = train.TrainConfig(**{k: v for k, v in record["static"].items()})
-    model = models.build(train.model_config(config, data), jax.random.key(0))
-    graphdef, params, batch_stats = nnx.split(model, nnx.Param, nnx.BatchStat)
-    state = reference.store.load_params(best_id, like={"params": params, "batch_stats": batch_stats})
-    val_loss, val_accuracy = train.evaluate(graphdef, state["params"], state["batch_stats"], data.x_val, data.y_val)
+    best = reference.store.best()
+    assert best["id"] == reference.summary["best"]["id"] and best["metric"] == "best.val_accuracy"
+    record = next(r for r in reference.records if r["id"] == best["id"])
+    model = reference.store.load_model(best["id"])
+    outputs = model(data.x_val, train=False)
+    val_accuracy = jnp.mean(jnp.argmax(outputs, -1) == data.y_val)
+    val_loss = jnp.mean(losses.cross_entropy(outputs, data.y_val))
     np.testing.assert_allclose(float(val_accuracy), record["final"]["val_accuracy"], rtol=1e-6)
     np.testing.assert_allclose(float(val_loss), record["final"]["val_loss"], rtol=1e-5)
-    # One state per chunk at most: the chunk's best, never a padding row.
-    saved = os.listdir(os.path.join(reference.store.path, "params"))
-    assert len(saved) <= len({r["chunk"] for r in reference.records})
+    # keep=1: only the winner's state is left once the sweep ends.
+    assert os.listdir(os.path.join(reference.store.path, "params")) == [f"trial-{best['id']}.npz"]
+    with pytest.raises(FileNotFoundError, match="no saved state"):
+        reference.store.load_model(next(r["id"] for r in reference.records if r["id"] != best["id"]))

@@ -35,7 +35,7 @@ from jaxdl.sweep.space import (
     validate,
 )
 
-KNOWN = {"activation": ["relu", "elu", "tanh"], "optimizer": ["sgd", "adam", "rmsprop"]}
+KNOWN = {"activation": ["relu", "elu", "tanh"], "optimizer": ["sgd", "adam", "rmsprop"], "model": ["mlp", "cnn"]}
 
 
 def small_space(seeds=2):
@@ -151,8 +151,7 @@ def test_distribution_spec_errors(spec, fragment):
         ({"batch_size": 0}, "batch_size", "positive integer"),
         ({"epochs": choice(5, 2.5)}, "epochs", "positive integer"),
         ({"hidden": choice([64], [128, -1])}, "hidden", "widths"),
-        ({"model": "rnn"}, "model", "'mlp'"),
-        ({"batch_norm": "middle"}, "batch_norm", "before"),
+        ({"model": "rnn"}, "model", "known: cnn, mlp"),
         ({"lr": 0.1}, "lr", "did you mean 'learning_rate'"),
         ({"learnig_rate": 0.1}, "learnig_rate", "did you mean 'learning_rate'"),
         ({"activation": choice("relu", "nope")}, "activation", "unknown activation 'nope'"),
@@ -188,16 +187,24 @@ def test_valid_space_passes_and_seeds_are_checked():
         Space({"learning_rate": 0.1}, seeds=0)
 
 
-def test_known_names_are_looked_up_lazily_from_registries(monkeypatch):
-    fake_activations = types.ModuleType("jaxdl.activations")
-    fake_activations.names = lambda: ("relu", "selu")
-    monkeypatch.setitem(sys.modules, "jaxdl.activations", fake_activations)
-    monkeypatch.setitem(sys.modules, "jaxdl.optim", types.ModuleType("jaxdl.optim"))  # no names(): unchecked
-    validate(Space({"activation": "selu", "optimizer": "anything"}))
-    with pytest.raises(ValueError, match="unknown activation 'seluu'.*'selu'"):
+def test_names_are_looked_up_in_the_registries_when_they_are_read(tmp_path):
+    from jaxdl import data, registry, sweep, train
+
+    with pytest.raises(ValueError, match="unknown activation 'seluu'; did you mean 'selu'"):
         validate(Space({"activation": "seluu"}))
+    registry.register_activation("seluu", lambda x: x)
+    try:
+        validate(Space({"activation": "seluu"}))  # registered after import: known now
+    finally:
+        registry.ACTIVATIONS.unregister("seluu")
     # An explicit ``known`` wins, and ``{}`` turns name checks off.
     validate(Space({"activation": "seluu"}), known={})
+    # Settings a model rejects are found before a run directory is written.
+    plan = grid_plan(Space({"batch_norm": "middle", "epochs": 1}))
+    digits = train.Data.load("digits")
+    with pytest.raises(ValueError, match="batch_norm must be None, 'before' or 'after'"):
+        sweep.run_sweep(plan, digits, tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
 
 
 def test_key_sets_are_overridable():

@@ -47,7 +47,7 @@ def digits_data():
 
 def test_level_one_trains_an_mlp_as_the_default_level(digits_data):
     """Training is bit for bit the same; evaluation sums may differ in the last place."""
-    config = train_lib.TrainConfig(hidden=(32,), batch_size=64, epochs=3, optimizer="adam")
+    config = train_lib.TrainConfig(model_args={"hidden": (32,)}, batch_size=64, epochs=3, optimizer="adam")
     n = 4
     hparams = train_lib.HParams(learning_rate=jnp.geomspace(1e-3, 1e-1, n)).batched(n)
     keys = jax.random.split(jax.random.key(0), n)

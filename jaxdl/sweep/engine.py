@@ -888,7 +888,7 @@ def run_sweep(
     settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
     names = sorted({group.static.get("dataset") for group in groups}, key=str)
     data_info = {str(name): _data_info(run.dataset({"dataset": name} if name is not None else {})) for name in names}
-    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}, "mode": mode}
+    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}}
     run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world, meta)
     if store is not None and rank == 0:
         store.write_run({
