@@ -75,6 +75,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from benchmarks import open_run
 from jaxdl import data as data_lib
 from jaxdl import models, sweep
 from jaxdl import train as train_lib
@@ -149,10 +150,7 @@ def plan_trials(plan: sweep.Plan) -> list[tuple[float, int]]:
 
 
 def num_parameters(config: train_lib.TrainConfig, data: train_lib.Data) -> int:
-    shapes = jax.eval_shape(
-        lambda key: nnx.split(models.build(train_lib.model_config(config, data), key), nnx.Param, ...)[1],
-        jax.random.key(0),
-    )
+    shapes = jax.eval_shape(lambda key: models.split(train_lib.build_model(config, data, key))[1], jax.random.key(0))
     return models.count_params(shapes)
 
 
@@ -175,7 +173,7 @@ class PythonLoop:
 
     def __init__(self, config: train_lib.TrainConfig, data: train_lib.Data):
         self.config = config
-        self.model_config = train_lib.model_config(config, data)
+        self.data = data
         self.x_train, self.y_train = np.asarray(data.x_train), np.asarray(data.y_train)
         self.val = (data.x_val, data.y_val)
         self.test = (data.x_test, data.y_test)
@@ -183,7 +181,7 @@ class PythonLoop:
 
     def _split(self, key):
         init_key, _ = jax.random.split(key)  # the key jaxdl.train initialises with
-        return nnx.split(models.build(self.model_config, init_key), nnx.Param, ...)
+        return nnx.split(train_lib.build_model(self.config, self.data, init_key), nnx.Param, ...)
 
     def make_init(self):
         """Jitted ``key -> params``: the same initial weights as the jaxdl run."""
@@ -394,7 +392,7 @@ def benchmark(args) -> dict:
     per_trial_flops = flops_per_trial(config, data)
     loop = PythonLoop(config, data)
     load_before = os.getloadavg()
-    _log(f"{n} trials, {config.epochs} epochs, batch {config.batch_size}, MLP {config.hidden}, "
+    _log(f"{n} trials, {config.epochs} epochs, batch {config.batch_size}, MLP {config.model_kwargs['hidden']}, "
          f"{num_parameters(config, data)} parameters, {jax.default_backend()} ({jax.devices()[0]}), "
          f"load average {load_before[0]:.1f}")
 
@@ -459,6 +457,10 @@ def benchmark(args) -> dict:
         scaling[count] = row
         _log(f"  N={count}: {row['end_to_end_s']:.2f} s end to end, {row['compiled_s']:.3f} s compiled, "
              f"{row['per_trial_ms']:.2f} ms per trial ({row['per_trial_cpu_ms']:.2f} ms CPU)")
+
+    jax.clear_caches()
+    opened = open_run.measure(config, data, *population(trials), args.repeats)
+    _log(f"  open run: new / old {opened['new_vs_old']:.3f}, user / built-in {opened['user_vs_builtin']:.3f}")
 
     matmuls.append(matmul_flops_per_second(args.matmul_size, args.matmul_calls))
     matmul = {
@@ -529,7 +531,7 @@ def benchmark(args) -> dict:
             "trials": n,
             "epochs": config.epochs,
             "batch_size": config.batch_size,
-            "hidden": list(config.hidden),
+            "hidden": list(config.model_kwargs["hidden"]),
             "parameters": num_parameters(config, data),
             "learning_rates": list(LEARNING_RATES),
             "train_val_test": [int(array.shape[0]) for array in (data.x_train, data.x_val, data.x_test)],
@@ -554,6 +556,7 @@ def benchmark(args) -> dict:
             "fraction_of_matmul": sweep_flops_per_s / matmul["flops_per_s"],
         },
         "targets": targets,
+        "open_run": opened,
     }
 
 
@@ -646,6 +649,8 @@ def format_report(results: dict) -> str:
             f"| {target['name']} | {show(value)} | {verdict(target['pass'])} | "
             f"{'-' if cpu_value is None else show(cpu_value)} | {verdict(target['cpu_pass'])} | {needed} |"
         )
+    if "open_run" in results:
+        lines += ["", open_run.format_report(results["open_run"])]
     return "\n".join(lines)
 
 

@@ -752,10 +752,13 @@ def maximize(name: str) -> bool:
       ValueError: no registered metric has that name (with "did you mean").
     """
     base = name.split(".", 1)[1] if name.startswith(("best.", "final.")) else name
-    for prefix in PREFIXES:
-        if base.startswith(prefix):
-            base = base[len(prefix):]
-            break
+    stripped = True
+    while stripped:  # best_val_r2 -> val_r2 -> r2
+        stripped = False
+        for prefix in PREFIXES:
+            if base.startswith(prefix):
+                base, stripped = base[len(prefix):], True
+                break
     if base == "loss":
         return False
     if base not in registry.METRICS:

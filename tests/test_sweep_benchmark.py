@@ -26,6 +26,10 @@ def test_quick_sweep_benchmark_times_every_way_and_judges_every_target(tmp_path)
         "end to end vs (a)", "end to end vs (b)", "compiled vs (b)", "sweep FLOP/s / matmul FLOP/s",
         "per-trial time falls as N grows"]
     assert all(isinstance(t["pass"], bool) for t in results["targets"])
+    # The open run: the copy of the old run trains the same numbers, and both ratios are measured.
+    opened = results["open_run"]
+    assert opened["old_equals_new_bit_for_bit"]
+    assert opened["new_vs_old"] > 0 and opened["user_vs_builtin"] > 0 and isinstance(opened["pass"], bool)
 
 
 def test_quick_parts_benchmark_times_each_number_of_parts(tmp_path):
