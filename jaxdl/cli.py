@@ -111,16 +111,25 @@ def _report(records, out, metric, top, seconds=None) -> int:
 def _report_command(args) -> int:
     from jaxdl import registry, sweep
 
+    from jaxdl.sweep import report
+
     registry.load_plugins(args.imports or ())
-    if not os.path.isdir(args.run_dir):
-        raise FileNotFoundError(f"no run directory at {args.run_dir}")
-    store = sweep.RunStore(args.run_dir)
-    records = store.records()
-    if not records:
-        raise ValueError(f"{args.run_dir} holds no finished trials yet")
-    summary = store.summary()
-    metric = args.metric or (summary["metric"].split(".", 1)[1] if summary else "val_accuracy")
-    return _report(records, args.run_dir, metric, args.top)
+    runs, metric = {}, args.metric
+    for run_dir in args.run_dirs:
+        if not os.path.isdir(run_dir):
+            raise FileNotFoundError(f"no run directory at {run_dir}")
+        store = sweep.RunStore(run_dir)
+        records = store.records()
+        if not records:
+            raise ValueError(f"{run_dir} holds no finished trials yet")
+        summary = store.summary()
+        metric = metric or (summary["metric"].split(".", 1)[1] if summary else "val_accuracy")
+        runs[run_dir] = records
+    if len(runs) == 1:
+        ((run_dir, records),) = runs.items()
+        return _report(records, run_dir, metric, args.top)
+    print(report.format_comparison(report.compare_runs(runs, metric), metric))
+    return 0
 
 
 def _parse_assignments(items, numbers_only: bool = True) -> dict:
@@ -282,9 +291,11 @@ def _parser() -> argparse.ArgumentParser:
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=_sweep)
 
-    report = commands.add_parser("report", help="print the table and redraw the figures of a run directory",
-                                 description="Print the ranked table of a sweep and redraw its figures from disk.")
-    report.add_argument("run_dir", help="a directory written by jaxdl sweep")
+    report = commands.add_parser("report", help="print the table and redraw the figures of a run, or compare runs",
+                                 description="Print the ranked table of a sweep and redraw its figures from disk; "
+                                             "given several run directories, compare their best configurations "
+                                             "(seeds paired, the mean difference from the first with a 95% interval).")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="directories written by jaxdl sweep")
     _add_import(report)
     report.add_argument("--metric", help="metric to rank by (default: the sweep's)")
     report.add_argument("--top", type=int, default=10, help="rows of the printed table")

@@ -18,7 +18,7 @@ import numpy as np
 
 from jaxdl import plots
 
-__all__ = ["configurations", "format_table", "write_report"]
+__all__ = ["compare_runs", "configurations", "format_comparison", "format_table", "test_columns", "write_report"]
 
 
 def _varying(records: Sequence[Mapping[str, Any]], part: str) -> list[str]:
@@ -166,3 +166,77 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
         paths["curves_figure"] = plots.plot_history(curves, os.path.join(out_dir, "best_learning_curves.png"),
                                                     title="learning curves of the best trials")
     return {"paths": paths, "table": table, "rows": rows}
+
+
+def _seed_scores(records: Sequence[Mapping[str, Any]], trial_ids: Sequence[int], metric: str) -> dict[int, float]:
+    """``{seed: best.<metric>}`` of a configuration's trials; diverged seeds are NaN."""
+    chosen = [r for r in records if r["id"] in set(trial_ids)]
+    return {r["seed"]: (_number(r["best"].get(metric)) if r["status"] == "ok" else float("nan")) for r in chosen}
+
+
+def compare_runs(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "val_accuracy") -> list[dict]:
+    """Each run's best configuration, and its difference from the first run's, paired by seed.
+
+    For runs A (the first) and B, with best configurations scoring ``a_s`` and
+    ``b_s`` on seed ``s`` (the seeds both ran, common random numbers), the
+    difference is ``d_s = b_s - a_s``; the row gives ``mean(d)`` and the 95%
+    interval ``mean(d) ± t_{0.975, n-1} sd(d) / sqrt(n)`` (Student's t), which
+    is narrower than comparing two unpaired means whenever the seeds'
+    luck is shared. Seeds where either diverged are left out.
+
+    Returns:
+      One row per run: ``name``, ``settings`` of its best configuration,
+      ``mean``, ``std``, ``n``, and for every run after the first
+      ``difference``, ``interval`` (low, high) and ``pairs``.
+    """
+    from scipy import stats
+
+    from jaxdl import metrics
+
+    rows, reference = [], None
+    for name, records in runs.items():
+        ranked = configurations(records, metric)
+        if not ranked:
+            raise ValueError(f"{name} holds no finished trials")
+        best = ranked[0]
+        scores = _seed_scores(records, best["trial_ids"], metric)
+        row = {"name": name, "settings": best["settings"], "mean": best["mean"], "std": best["std"],
+               "n": best["n"], "scores": scores}
+        if reference is None:
+            reference = scores
+        else:
+            seeds = sorted(s for s in set(scores) & set(reference)
+                           if np.isfinite(scores[s]) and np.isfinite(reference[s]))
+            differences = np.array([scores[s] - reference[s] for s in seeds])
+            row["pairs"] = len(seeds)
+            row["difference"] = float(differences.mean()) if seeds else float("nan")
+            if len(seeds) > 1:
+                half = stats.t.ppf(0.975, len(seeds) - 1) * differences.std(ddof=1) / np.sqrt(len(seeds))
+                row["interval"] = (row["difference"] - half, row["difference"] + half)
+            else:
+                row["interval"] = (float("nan"), float("nan"))
+        rows.append(row)
+    rows[0]["maximize"] = metrics.maximize(metric)
+    return rows
+
+
+def format_comparison(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy") -> str:
+    """The rows of :func:`compare_runs` as a text table."""
+    header = ["run", "best configuration", f"best {metric} (mean ± sd)", "seeds",
+              f"difference from {rows[0]['name']} (95% interval)", "paired seeds"]
+    body = []
+    for row in rows:
+        settings = ", ".join(f"{k}={_format(v)}" for k, v in row["settings"].items()) or "-"
+        if "difference" in row:
+            low, high = row["interval"]
+            difference = f"{row['difference']:+.4f} [{low:+.4f}, {high:+.4f}]" if np.isfinite(low) else \
+                f"{row['difference']:+.4f}"
+            pairs = str(row["pairs"])
+        else:
+            difference, pairs = "-", "-"
+        body.append([row["name"], settings, f"{row['mean']:.4f} ± {row['std']:.4f}", str(row["n"]), difference, pairs])
+    widths = [max(len(r[i]) for r in [header] + body) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(cells, widths)))
+             for cells in [header] + body]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)

@@ -113,7 +113,10 @@ def static_keys() -> frozenset[str]:
 
     keys = set(train.static_keys())
     for name in registry.MODELS.names():
-        keys |= train.static_keys(name)
+        try:
+            keys |= train.static_keys(name)
+        except ValueError:  # a factory off the contract; choosing it says so
+            continue
     return frozenset(keys | {"dataset"})
 
 
@@ -196,7 +199,11 @@ def _model_defaults() -> dict[str, Any]:
 
     defaults: dict[str, Any] = {}
     for name in registry.MODELS.names():
-        for key, parameter in train._model_settings(registry.MODELS.get(name)).items():
+        try:
+            settings = train._model_settings(registry.MODELS.get(name))
+        except ValueError:  # a factory off the contract; choosing it says so
+            continue
+        for key, parameter in settings.items():
             defaults.setdefault(key, parameter.default)
     return {k: (None if v is inspect.Parameter.empty else v) for k, v in defaults.items()}
 

@@ -595,7 +595,10 @@ class RunStore:
             raise FileNotFoundError(f"{self.path}: no saved state for trial {trial_id}; kept: {kept or 'none'}")
         info = self.run_info()
         record = next((r for r in _last_rung(self.records()) if r["id"] == trial_id), None)
-        static = record["static"] if record is not None else self.plan().by_id(trial_id).static
+        if record is not None:
+            static = record["static"]
+        else:  # no records: a jaxdl train folder, one group
+            static = self.plan().by_id(trial_id).static if os.path.exists(self.plan_path) else {}
         key = json.dumps(_plain(static), sort_keys=True)
         group = next((g for g in info["groups"] if json.dumps(g["static"], sort_keys=True) == key), None)
         if group is None:
