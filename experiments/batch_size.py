@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         rate = rates[label]
         chosen = [r for r in records if r["static"]["batch_size"] == static["batch_size"]
                   and r["dynamic"]["learning_rate"] == rate]
-        timing = time_one_model(train.TrainConfig(**static), data, rate, num_seeds)
+        timing = time_one_model(train.TrainConfig.from_static(static), data, rate, num_seeds)
         by_seed = {r["seed"]: r for r in chosen}
         # The timed single-model runs repeat the sweep's runs at this rate: the same seeds, the same numbers.
         # Relative to the loss (at least 1): early spikes reach losses near 1e3, where one float32 ulp is 1e-4.

@@ -21,7 +21,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from jaxdl import sweep, train
+from jaxdl import metrics, sweep, train
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
@@ -149,7 +149,7 @@ def tune_learning_rate(
                 trial_id += 1
     plan = sweep.Plan(tuple(plan_trials), {"strategy": "tune_learning_rate", "contenders": names})
     records = sweep.run_sweep(plan, data, None, metric=metric, progress=progress).records
-    maximize = "loss" not in metric
+    maximize = metrics.maximize(metric)
     best_rates = {}
     for name in names:
         wanted = json.dumps(dict(contenders[name]), sort_keys=True)

@@ -260,7 +260,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
     target = args.target
     orders = ORDERS
     static = {"optimizer": "adam", "epochs": epochs, "batch_size": 32}
-    config = train.TrainConfig(**static)
+    config = train.TrainConfig.from_static(static)
     began = time.perf_counter()
     data = train.Data.load("digits", args.data_dir)
 

@@ -52,12 +52,11 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from flax import nnx  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from experiments import common  # noqa: E402
 from jaxdl import data as data_lib  # noqa: E402
-from jaxdl import metrics, models, train  # noqa: E402
+from jaxdl import metrics, train  # noqa: E402
 
 NAME = "regularization"
 HUMAN_ERROR = 0.0
@@ -104,12 +103,16 @@ def final_runs(config: train.TrainConfig, data: train.Data, hparams: train.HPara
     Returns NumPy arrays: ``train_error`` (inference mode, no dropout),
     ``dev_error``, ``test_error``, ``epochs_run``, ``best_epoch``, ``diverged``.
     """
-    graphdef = nnx.split(models.build(train.model_config(config, data), jax.random.key(0)),
-                         nnx.Param, nnx.BatchStat)[0]
+    # Evaluation only needs the model's graph, loss and metrics, which no hyperparameter changes.
+    resolved = config.resolve(data)
+    steps = data_lib.steps_per_epoch(int(data.x_train.shape[0]), resolved.batch_size)
+    model = train.build_model(resolved, data, jax.random.key(0))
+    learner = train.make_learner(resolved, train.HParams(), model, data, steps)[0]
 
     def run(hp, key, data):
         result = train.train(config, hp, key, data)
-        _, train_accuracy = train.evaluate(graphdef, result.params, result.batch_stats, data.x_train, data.y_train)
+        train_accuracy = train.evaluate(learner, result.params, result.batch_stats, data.x_train,
+                                        data.y_train)["accuracy"]
         return {
             "train_error": 1.0 - train_accuracy,
             "dev_error": 1.0 - result.metrics["val_accuracy"],
@@ -217,7 +220,7 @@ def main(argv: Sequence[str] | None = None) -> dict:
         groups.setdefault(tuple(sorted(entry["static"].items())), []).append(entry)
     results = []
     for static_items, members in groups.items():
-        config = train.TrainConfig(**{**base, **dict(static_items)})
+        config = train.TrainConfig.from_static({**base, **dict(static_items)})
         population = final_runs(config, data, _hparams(members, rates, num_seeds),
                                 jnp.stack(keys * len(members)))
         for k, entry in enumerate(members):

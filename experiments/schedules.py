@@ -23,9 +23,9 @@ seeds at the chosen rate; the test split never takes part in the choice.
 ``join_schedules``, ``piecewise_constant_schedule`` and
 ``piecewise_constant_decay`` need structure a sweep plan cannot carry (a list
 of schedules, boundary-to-scale maps: plans hold JSON settings and float
-hyperparameters only). ``inverse_sqrt_schedule`` has no ``init_value``, which
-``jaxdl.train`` passes to every schedule with a ``peak_value``, so it cannot
-be trained by name. These four train through ``TrainConfig(schedule=<factory>)``
+hyperparameters only). ``inverse_sqrt_schedule`` is given its one-epoch warmup
+by a factory too, as in the published table (from when ``jaxdl.train`` could not
+train it by name). These four train through ``TrainConfig(schedule=<factory>)``
 with the same grid, seeds and selection rule, in one ``jax.jit(jax.vmap(...))``
 each; the table's ``path`` column says which way each schedule went.
 

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 from sklearn.metrics import log_loss
 
@@ -202,3 +203,89 @@ def test_l2_penalty_traced_strength(params):
     penalty = jax.jit(jax.vmap(lambda lam: losses.l2_penalty(params, lam, 10)))
     values = penalty(jnp.array([0.0, 0.1, 1.0]))
     np.testing.assert_allclose(values, np.array([0.0, 0.1, 1.0]) / 20 * 46, rtol=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# Per-example losses: loss(outputs, targets) -> (m,), the form a run uses
+
+
+def test_cross_entropy_per_example_matches_optax_and_numpy(batch):
+    logits, labels, _ = batch
+    per_example = losses.cross_entropy(logits, labels)
+    assert per_example.shape == (32,)
+    np.testing.assert_allclose(per_example, optax.softmax_cross_entropy_with_integer_labels(logits, labels),
+                               rtol=1e-6)
+    np.testing.assert_allclose(per_example, numpy_softmax_ce(logits.astype(np.float64), labels), rtol=1e-5)
+    np.testing.assert_allclose(losses.cross_entropy(logits, jax.nn.one_hot(labels, 5)), per_example, rtol=1e-5)
+    assert float(jnp.mean(per_example)) == pytest.approx(float(losses.softmax_cross_entropy(logits, labels)),
+                                                         rel=1e-6)
+
+
+def test_cross_entropy_soft_targets_and_uniform_start():
+    targets = jnp.array([[0.2, 0.3, 0.5]])
+    log_probs = np.log(np.exp([1.0, 2.0, 3.0]) / np.exp([1.0, 2.0, 3.0]).sum())
+    expected = -(np.array([0.2, 0.3, 0.5]) * log_probs).sum()
+    assert float(losses.cross_entropy(jnp.array([[1.0, 2.0, 3.0]]), targets)[0]) == pytest.approx(expected, rel=1e-6)
+    np.testing.assert_allclose(losses.cross_entropy(jnp.zeros((4, 10)), jnp.arange(4)), np.log(10.0), rtol=1e-6)
+
+
+def test_squared_and_absolute_error_closed_forms():
+    outputs = np.array([[1.0, 2.0], [3.0, 5.0], [0.0, 0.0]], np.float32)
+    targets = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], np.float32)
+    np.testing.assert_allclose(losses.squared_error(outputs, targets), [2.0, 12.5, 1.0])  # (1/k) sum_j r_j^2
+    np.testing.assert_allclose(losses.absolute_error(outputs, targets), [1.0, 3.5, 1.0])  # (1/k) sum_j |r_j|
+    np.testing.assert_allclose(losses.squared_error(outputs, targets),
+                               jnp.mean(optax.squared_error(outputs, targets), axis=1), rtol=1e-6)
+    # A single output as (m, 1) against targets (m,), and (m,) against (m,).
+    column = losses.squared_error(jnp.array([[1.0], [3.0]]), jnp.array([0.0, 1.0]))
+    np.testing.assert_allclose(column, [1.0, 4.0])
+    np.testing.assert_allclose(losses.absolute_error(jnp.array([1.0, -3.0]), jnp.array([0.0, 1.0])), [1.0, 4.0])
+    # The plain mean of the per-example loss is mean_squared_error.
+    assert float(jnp.mean(losses.squared_error(outputs, targets))) == pytest.approx(
+        float(losses.mean_squared_error(outputs, targets)), rel=1e-6)
+
+
+def test_squared_error_compares_class_labels_with_one_hot_rows(batch):
+    logits, labels, _ = batch
+    one_hot = jax.nn.one_hot(labels, 5)
+    np.testing.assert_allclose(losses.squared_error(logits, labels), np.mean((logits - one_hot) ** 2, axis=1),
+                               rtol=1e-6)
+    np.testing.assert_allclose(losses.absolute_error(logits, labels), np.mean(np.abs(logits - one_hot), axis=1),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("delta", [0.5, 1.0, 2.0])
+def test_huber_matches_optax_and_its_two_pieces(delta):
+    rng = np.random.default_rng(3)
+    outputs = rng.normal(size=(16, 3)).astype(np.float32) * 3
+    targets = rng.normal(size=(16, 3)).astype(np.float32)
+    per_example = losses.huber(outputs, targets, delta=delta)
+    assert per_example.shape == (16,)
+    np.testing.assert_allclose(per_example, jnp.mean(optax.huber_loss(outputs, targets, delta=delta), axis=1),
+                               rtol=1e-6)
+    r = np.abs(outputs.astype(np.float64) - targets)
+    pieces = np.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))
+    np.testing.assert_allclose(per_example, pieces.mean(axis=1), rtol=1e-5)
+    assert np.any(r <= delta) and np.any(r > delta)  # both pieces are exercised
+
+
+def test_huber_default_delta_and_traced_delta():
+    r = jnp.array([0.5, 3.0])
+    np.testing.assert_allclose(losses.huber(r, jnp.zeros(2)), [0.125, 2.5])  # delta = 1: r^2/2, |r| - 1/2
+    deltas = jnp.array([0.5, 1.0, 4.0])
+    batched = jax.jit(jax.vmap(lambda d: losses.huber(r, jnp.zeros(2), delta=d)))(deltas)
+    expected = [[0.5 * (0.5 - 0.25), 0.5 * (3.0 - 0.25)], [0.125, 2.5], [0.125, 4.5]]
+    np.testing.assert_allclose(batched, expected, rtol=1e-6)
+    # Outliers pull less than under the squared error: the gradient is bounded by delta.
+    grad = jax.grad(lambda o: jnp.sum(losses.huber(o, jnp.zeros(2), delta=1.0)))(jnp.array([0.5, 30.0]))
+    np.testing.assert_allclose(grad, [0.5, 1.0])
+
+
+def test_per_example_losses_are_differentiable_under_jit(batch):
+    logits, labels, _ = batch
+    for loss in (losses.cross_entropy, losses.squared_error, losses.absolute_error, losses.huber):
+        grad = jax.jit(jax.grad(lambda z: jnp.mean(loss(z, labels))))(logits)
+        assert grad.shape == logits.shape and bool(jnp.all(jnp.isfinite(grad)))
+    # d/dz of the mean cross-entropy: (softmax(z) - onehot(y)) / m
+    grad = jax.grad(lambda z: jnp.mean(losses.cross_entropy(z, labels)))(logits)
+    np.testing.assert_allclose(grad, (jax.nn.softmax(logits) - jax.nn.one_hot(labels, 5)) / 32, atol=1e-7)

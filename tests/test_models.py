@@ -39,8 +39,9 @@ def test_lecture_mlp_has_266610_parameters():
 def test_forward_shapes_and_finite(config, x_shape):
     model = build(config)
     x = jax.random.normal(jax.random.key(1), x_shape)
-    for kwargs in ({}, {"train": True, "dropout_rate": 0.3, "key": jax.random.key(2)}):
-        logits = model(x, **kwargs)
+    inference = model(x)
+    models.set_dropout(model, 0.3, jax.random.key(2))
+    for logits in (inference, model(x, train=True)):
         assert logits.shape == (x_shape[0], config.out_features)
         assert bool(jnp.all(jnp.isfinite(logits)))
 
@@ -61,7 +62,8 @@ def test_cnn_parameter_count_matches_closed_form():
 def test_zero_dropout_rate_is_identity_in_training_mode():
     model = build(models.MLPConfig(16, (32, 32), 4, dropout="standard"))
     x = jax.random.normal(jax.random.key(0), (8, 16))
-    trained = model(x, train=True, dropout_rate=0.0, key=jax.random.key(3))
+    models.set_dropout(model, 0.0, jax.random.key(3))
+    trained = model(x, train=True)
     np.testing.assert_array_equal(trained, model(x))
 
 
@@ -83,11 +85,13 @@ def test_alpha_dropout_keeps_zero_mean_unit_variance():
 
 def test_dropout_rate_can_be_vmapped():
     model = build(models.MLPConfig(16, (64,), 4, dropout="standard"))
-    graphdef, params = nnx.split(model, nnx.Param)
+    pieces = models.split(model)
     x = jnp.ones((4, 16))
 
     def logits(rate):
-        return nnx.merge(graphdef, params)(x, train=True, dropout_rate=rate, key=jax.random.key(0))
+        copy = nnx.merge(*pieces, copy=True)
+        models.set_dropout(copy, rate, jax.random.key(0))
+        return copy(x, train=True)
 
     rates = jnp.array([0.0, 0.5])
     batched = jax.vmap(logits)(rates)
@@ -154,13 +158,81 @@ def test_bad_configuration_raises_clear_error(make, message):
         make()
 
 
-def test_training_mode_with_dropout_needs_a_key():
-    model = build(models.MLPConfig(8, (4,), 2, dropout="standard"))
-    with pytest.raises(ValueError, match="key"):
-        model(jnp.ones((2, 8)), train=True, dropout_rate=0.1)
+def test_dropout_masks_come_from_the_key_that_was_set():
+    # The key is a model variable now (no key= at call time): masks follow it, and only it.
+    model = build(models.MLPConfig(8, (64,), 2, dropout="standard"))
+    x = jax.random.normal(jax.random.key(0), (4, 8))
+    np.testing.assert_array_equal(model(x, train=True), model(x))  # rate 0 until one is set
+    models.set_dropout(model, 0.5, jax.random.key(1))
+    first, again = model(x, train=True), model(x, train=True)
+    np.testing.assert_array_equal(first, again)
+    models.set_dropout(model, 0.5, jax.random.key(2))
+    assert not np.allclose(model(x, train=True), first)
+    models.set_dropout(model, 0.5, jax.random.key(1))
+    np.testing.assert_array_equal(model(x, train=True), first)
 
 
 def test_without_dropout_training_mode_draws_nothing():
     model = build(models.MLPConfig(8, (16,), 2))
     x = jax.random.normal(jax.random.key(0), (4, 8))
-    np.testing.assert_array_equal(model(x, train=True, dropout_rate=0.5), model(x))
+    models.set_dropout(model, 0.5, jax.random.key(1))
+    np.testing.assert_array_equal(model(x, train=True), model(x))
+    _, _, _, rates, keys = models.split(model)
+    assert jax.tree.leaves(rates) == [] and jax.tree.leaves(keys) == []
+
+
+# ---------------------------------------------------------------------------
+# The model contract: registered factories, Dropout variables, the pure split
+
+
+@pytest.mark.parametrize(
+    "factory, input_shape, settings, config",
+    [
+        (models.mlp, (64,), {"hidden": (32, 16), "dropout": "standard"},
+         models.MLPConfig(64, (32, 16), 10, activation="elu", dropout="standard")),
+        (models.mlp, (8, 8, 1), {"hidden": (16,), "batch_norm": "after"},
+         models.MLPConfig(64, (16,), 10, activation="elu", batch_norm="after")),
+        (models.cnn, (8, 8, 1), {"channels": (8,), "dense": (16,), "dropout": "standard"},
+         models.CNNConfig((8, 8, 1), channels=(8,), dense=(16,), activation="elu", dropout="standard")),
+    ],
+)
+def test_registered_factories_build_what_the_configs_build(factory, input_shape, settings, config):
+    from jaxdl import activations, registry
+
+    assert registry.MODELS.get(factory.__name__) is factory
+    key = jax.random.key(4)
+    made = factory(input_shape, 10, activation=activations.elu, rngs=nnx.Rngs(params=key), **settings)
+    built = models.build(config, key)
+    for a, b in zip(jax.tree.leaves(nnx.state(made, nnx.Param)), jax.tree.leaves(nnx.state(built, nnx.Param))):
+        np.testing.assert_array_equal(a, b)
+    x = jax.random.normal(jax.random.key(5), (3, *input_shape))
+    np.testing.assert_array_equal(made(x), built(x))
+
+
+def test_cnn_factory_needs_images():
+    with pytest.raises(ValueError, match="height, width, channels"):
+        models.cnn((64,), 10, activation=jax.nn.relu, rngs=nnx.Rngs(0))
+
+
+def test_split_gives_one_rate_and_key_per_dropout_layer_and_merges_back():
+    model = build(models.MLPConfig(8, (16, 16, 16), 3, dropout="standard", batch_norm="before"))
+    models.set_dropout(model, 0.25, jax.random.key(7))
+    graphdef, params, state, rates, keys = models.split(model)
+    assert [float(r) for r in jax.tree.leaves(rates)] == [0.25] * 3
+    assert len(jax.tree.leaves(keys)) == 3
+    assert len({str(jax.random.key_data(k)) for k in jax.tree.leaves(keys)}) == 3  # one key per layer
+    assert jax.tree.leaves(nnx.state(model, nnx.BatchStat))  # batch statistics are in `state`
+    assert models.count_params(state) == models.count_params(nnx.state(model, nnx.BatchStat))
+    x = jax.random.normal(jax.random.key(0), (4, 8))
+    merged = nnx.merge(graphdef, params, state, rates, keys, copy=True)
+    np.testing.assert_array_equal(merged(x, train=True), model(x, train=True))
+
+
+def test_dropout_layer_is_identity_in_inference_and_checks_its_kind():
+    layer = models.Dropout("alpha")
+    layer.rate[...] = jnp.float32(0.5)
+    x = jax.random.normal(jax.random.key(0), (100,))
+    np.testing.assert_array_equal(layer(x), x)
+    np.testing.assert_array_equal(layer(x, train=True), models.alpha_dropout(x, layer.rate[...], layer.key[...]))
+    with pytest.raises(ValueError, match="standard"):
+        models.Dropout("gaussian")
