@@ -675,8 +675,11 @@ def parse_args(argv=None):
     parser.add_argument("--statistic", choices=sorted(STATISTICS), default="median",
                         help="how repeated timings are summarised (default median; min suits a busy machine)")
     parser.add_argument("--quick", action="store_true", help="a small, fast run to check that everything works")
-    parser.add_argument("--out", default=DEFAULT_OUT, help="JSON results path (default benchmarks/results/sweep.json)")
+    parser.add_argument("--out", help="JSON results path (default benchmarks/results/sweep.json; "
+                                      "runs/benchmarks/sweep.json with --quick, which never overwrites a full run)")
     args = parser.parse_args(argv)
+    if args.out is None:
+        args.out = os.path.join("runs", "benchmarks", "sweep.json") if args.quick else DEFAULT_OUT
 
     quick = args.quick
     defaults = {

@@ -57,9 +57,12 @@ def main(argv=None) -> dict:
     p.add_argument("--map-batch-size", type=int, default=8, help="sub-batch of the chunked mode (default 8)")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     p.add_argument("--quick", action="store_true", help="a small, fast run to check that everything works")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                                 "sweep_modes.json"))
+    p.add_argument("--out", help="JSON results path (default benchmarks/results/sweep_modes.json; "
+                                 "runs/benchmarks/sweep_modes.json with --quick, which never overwrites a full run)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = (os.path.join("runs", "benchmarks", "sweep_modes.json") if args.quick else
+                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sweep_modes.json"))
     trials = args.trials or (4 if args.quick else 32)
     epochs = args.epochs or (1 if args.quick else 5)
     data = train.Data.load("digits", image=True)

@@ -47,9 +47,12 @@ def main(argv=None) -> dict:
     p.add_argument("--epochs", type=int, help="epochs per trial (default 20; 1 with --quick)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per setting; the best is kept (default 3)")
     p.add_argument("--quick", action="store_true", help="a small, fast run to check that everything works")
-    p.add_argument("--out", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
-                                                 "sweep_parts.json"))
+    p.add_argument("--out", help="JSON results path (default benchmarks/results/sweep_parts.json; "
+                                 "runs/benchmarks/sweep_parts.json with --quick, which never overwrites a full run)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = (os.path.join("runs", "benchmarks", "sweep_parts.json") if args.quick else
+                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sweep_parts.json"))
     sizes = args.trials or ([8] if args.quick else [64, 256])
     epochs = args.epochs or (1 if args.quick else 20)
     if min(sizes) < 1 or epochs < 1 or args.repeats < 1:

@@ -752,16 +752,15 @@ def maximize(name: str) -> bool:
       ValueError: no registered metric has that name (with "did you mean").
     """
     base = name.split(".", 1)[1] if name.startswith(("best.", "final.")) else name
-    stripped = True
-    while stripped:  # best_val_r2 -> val_r2 -> r2
-        stripped = False
-        for prefix in PREFIXES:
-            if base.startswith(prefix):
-                base, stripped = base[len(prefix):], True
-                break
-    if base == "loss":
-        return False
-    if base not in registry.METRICS:
-        known = ["loss", *registry.METRICS.names()]
-        raise ValueError(f"unknown metric {name!r}{registry.did_you_mean(base, known)}")
-    return bool(registry.METRICS.info(base)["maximize"])
+    candidate = base
+    while True:  # best_val_r2, val_r2, r2: the longest registered name wins
+        if candidate == "loss":
+            return False
+        if candidate in registry.METRICS:
+            return bool(registry.METRICS.info(candidate)["maximize"])
+        prefix = next((p for p in PREFIXES if candidate.startswith(p)), None)
+        if prefix is None:
+            break
+        candidate = candidate[len(prefix):]
+    known = ["loss", *registry.METRICS.names()]
+    raise ValueError(f"unknown metric {name!r}{registry.did_you_mean(candidate, known)}")

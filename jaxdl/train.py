@@ -148,10 +148,17 @@ def _name(table: registry.Registry, value: Any) -> Any:
 
 
 def _parameters(factory: Callable) -> Mapping[str, inspect.Parameter]:
+    """A factory's parameters; a class's are those of its ``__init__`` (without ``self``)."""
     try:
+        if isinstance(factory, type):
+            return dict(list(inspect.signature(factory.__init__).parameters.items())[1:])
         return inspect.signature(factory).parameters
     except (TypeError, ValueError):
         return {}
+
+
+def _takes_any_setting(factory: Callable) -> bool:
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in _parameters(factory).values())
 
 
 _MODEL_CONTRACT = ("input_shape", "out_features", "activation", "rngs")
@@ -244,7 +251,7 @@ class TrainConfig:
         factory = _lookup(registry.MODELS, self.model)
         settings = _model_settings(factory)
         for name, _ in self.model_args:
-            if name not in settings:
+            if name not in settings and not _takes_any_setting(factory):
                 raise ValueError(f"model {self.model_name!r} has no setting {name!r}"
                                  f"{registry.did_you_mean(name, settings)}")
         _lookup(registry.ACTIVATIONS, self.activation)
@@ -298,12 +305,13 @@ class TrainConfig:
         """
         fields = {f.name for f in dataclasses.fields(cls)} - {"model_args"}
         own = {k: v for k, v in static.items() if k in fields}
-        settings = _model_settings(_lookup(registry.MODELS, own.get("model", cls.model)))
+        factory = _lookup(registry.MODELS, own.get("model", cls.model))
+        settings = _model_settings(factory)
         args = {}
         for name, value in static.items():
             if name in fields or name == "dataset":
                 continue
-            if name not in settings:
+            if name not in settings and not _takes_any_setting(factory):
                 raise ValueError(f"{name!r} is neither a TrainConfig field nor a setting of model "
                                  f"{own.get('model', cls.model)!r}{registry.did_you_mean(name, fields | set(settings))}")
             args[name] = value
@@ -467,8 +475,12 @@ def dynamic_keys(config: TrainConfig, task: str | None = None) -> dict[str, tupl
 
 def required_keys(config: TrainConfig) -> set[str]:
     """Schedule arguments a trial must set: required, and not filled by the run itself."""
+    schedule = _lookup(registry.SCHEDULES, config.schedule)
+    filled = {"decay_steps", "transition_steps"}
+    if _schedule_rate_argument(schedule) == "peak_value":
+        filled.add("init_value")  # warm-up starts from 0 unless the trial sets it
     return {name for name, p in _routes(config)["schedule"].items()
-            if p.default is inspect.Parameter.empty and name not in ("decay_steps", "transition_steps")}
+            if p.default is inspect.Parameter.empty and name not in filled}
 
 
 # ---------------------------------------------------------------------------
@@ -659,7 +671,10 @@ def check(config: TrainConfig, data: Data, names=()) -> TrainConfig:
     """
     config = config.resolve(data)
     data.check_batch_size(config.batch_size)
-    jax.eval_shape(lambda key: nnx.state(build_model(config, data, key)), jax.random.key(0))
+    model = jax.eval_shape(lambda key: build_model(config, data, key), jax.random.key(0))
+    if "dropout_rate" in names and not models.dropout_leaves(models.split(model)[4]):
+        raise ValueError(f"dropout_rate is set but model {config.model_name!r} has no Dropout layer; for the "
+                         f"built-in models set dropout = 'standard' (or 'alpha')")
     HParams.from_flat({name: 0.0 for name in names}, config)
     return config
 

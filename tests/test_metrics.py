@@ -426,8 +426,6 @@ def test_a_registered_metric_brings_its_direction():
         metrics.maximize("val_worst_error_for_test")
 
 
-@pytest.mark.xfail(strict=True, reason="jaxdl: maximize strips every split prefix, also one that begins the "
-                                       "metric's own registered name (test_..., train_...)")
 def test_a_metric_whose_name_begins_like_a_split_keeps_its_direction():
     from jaxdl import registry
 

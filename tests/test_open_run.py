@@ -284,3 +284,33 @@ def test_conditional_tables_in_grid_random_and_halving():
         when={"optimizer": {"adam": {"b1": sweep.uniform(0.8, 0.9)}}}), 10, seed=3)
     assert [t.static for t in plain] == [t.static for t in conditional]
     assert [t.dynamic["learning_rate"] for t in plain] == [t.dynamic["learning_rate"] for t in conditional]
+
+
+def test_a_module_class_or_a_factory_with_keyword_settings_is_a_model():
+    from flax import nnx
+
+    from jaxdl import registry
+
+    class Linear(nnx.Module):
+        def __init__(self, input_shape, out_features, *, activation, rngs, scale=1.0):
+            self.layer = nnx.Linear(int(np.prod(input_shape)), out_features, rngs=rngs)
+            self.scale = scale
+
+        def __call__(self, x, *, train=False):
+            return self.scale * self.layer(x.reshape(x.shape[0], -1))
+
+    def flexible(input_shape, out_features, *, activation, rngs, **settings):
+        return Linear(input_shape, out_features, activation=activation, rngs=rngs, **settings)
+
+    data = train.Data.load("digits")
+    registry.register_model("class_model", Linear)
+    registry.register_model("flexible_model", flexible)
+    try:
+        for name in ("class_model", "flexible_model"):
+            config = train.check(train.TrainConfig.from_static({"model": name, "scale": 2.0}), data)
+            assert config.model_kwargs == {"scale": 2.0}
+        with pytest.raises(ValueError, match="has no setting 'width'"):
+            train.TrainConfig(model="class_model", model_args={"width": 3})
+    finally:
+        registry.MODELS.unregister("class_model")
+        registry.MODELS.unregister("flexible_model")

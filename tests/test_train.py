@@ -122,8 +122,6 @@ def test_schedule_drives_the_learning_rate(small):
     np.testing.assert_allclose(result.history["learning_rate"], expected, rtol=1e-6)
 
 
-@pytest.mark.xfail(strict=True, reason="jaxdl: train.required_keys lists init_value of a peak_value schedule as "
-                                       "required, though the run fills it with 0")
 def test_warmup_schedule_takes_the_learning_rate_as_peak(small):
     config = mlp((16,), epochs=2, batch_size=100, schedule="warmup_cosine_decay_schedule")
     hparams = train.HParams.from_flat({"learning_rate": 0.1, "warmup_steps": 4}, config)
@@ -146,8 +144,6 @@ def test_dropout_rate_without_dropout_is_an_error(small):
         train.train(config, train.HParams(dropout_rate=0.2), jax.random.key(0), small)
 
 
-@pytest.mark.xfail(strict=True, reason="jaxdl: neither HParams.from_flat nor train.check rejects dropout_rate for a "
-                                       "model without Dropout layers any more, so a sweep's traced rate is ignored")
 def test_naming_dropout_rate_without_dropout_is_an_error_before_training(small):
     # Before the model contract, HParams.from_flat raised here; check() is now where a plan is validated.
     with pytest.raises(ValueError, match="dropout"):
