@@ -130,6 +130,7 @@ in neither are not range-checked.
 
 
 def _freeze(value: Any) -> Any:
+    """Turn lists into tuples and numpy scalars into Python ones, recursively (hashable static values)."""
     if isinstance(value, (list, tuple)):
         return tuple(_freeze(v) for v in value)
     if isinstance(value, np.generic):

@@ -10,6 +10,10 @@ import pytest
 
 from experiments import activations
 
+# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
+# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
+pytestmark = pytest.mark.slow
+
 
 def test_descending_ranks_average_ties_and_put_nan_last():
     ranks = activations.descending_ranks([0.9, 0.5, 0.9, float("nan"), 0.7])

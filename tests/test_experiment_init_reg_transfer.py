@@ -11,6 +11,10 @@ import pytest
 from experiments import initialization, regularization, transfer_learning
 from jaxdl import models
 
+# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
+# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
+pytestmark = pytest.mark.slow
+
 MAX_PNG_BYTES = 300_000
 
 

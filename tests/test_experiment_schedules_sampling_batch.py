@@ -12,6 +12,10 @@ from experiments import batch_size, lr_sampling
 from experiments import schedules as schedules_experiment
 from jaxdl import schedules
 
+# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
+# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
+pytestmark = pytest.mark.slow
+
 MAX_PNG_BYTES = 300 * 1024
 
 

@@ -661,17 +661,21 @@ def test_edge_values_are_accepted():
 # Registry and public face
 
 
+BUILT_IN_OPTIMIZERS = {
+    "adadelta", "adagrad", "adam", "adamax", "adamw", "amsgrad",
+    "momentum", "nadam", "nesterov", "rmsprop", "sgd",
+}
+
+
 def test_get_returns_every_factory():
-    for name in jo.names():
+    for name in BUILT_IN_OPTIMIZERS:
         factory = jo.get(name)
         assert factory is getattr(jo, name)
         opt = factory(1e-2)
         assert isinstance(opt, optax.GradientTransformation)
     assert jo.get("Adam") is jo.adam
-    assert set(jo.names()) == {
-        "adadelta", "adagrad", "adam", "adamax", "adamw", "amsgrad",
-        "momentum", "nadam", "nesterov", "rmsprop", "sgd",
-    }
+    # Every built-in is listed; optimizers that other tests registered (examples/residual.py's lion) may join them.
+    assert set(jo.names()) >= BUILT_IN_OPTIMIZERS
 
 
 def test_get_unknown_name_lists_valid_names():

@@ -2,10 +2,13 @@
 
 import json
 
+import pytest
+
 from benchmarks import sweep as sweep_benchmark
 from benchmarks import sweep_parts
 
 
+@pytest.mark.slow  # a whole benchmark script, 20 s: run with `pytest -m slow`
 def test_quick_sweep_benchmark_times_every_way_and_judges_every_target(tmp_path):
     out = tmp_path / "sweep.json"
     results = sweep_benchmark.main(["--n", "4", "--scaling", "1", "4", "--epochs", "1", "--repeats", "1",

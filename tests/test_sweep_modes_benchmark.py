@@ -1,6 +1,12 @@
 import json
 
+import pytest
+
 from benchmarks import sweep_modes
+
+# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
+# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
+pytestmark = pytest.mark.slow
 
 
 def test_quick_run_times_every_mode_and_names_a_winner(tmp_path):

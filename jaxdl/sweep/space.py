@@ -65,6 +65,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from jaxdl.train import _freeze  # lists to tuples, numpy scalars to Python ones: one rule for static values
+
 __all__ = [
     "STATIC_KEYS",
     "DYNAMIC_KEYS",
@@ -246,15 +248,6 @@ def _is_number(value: Any) -> bool:
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
-def _freeze(value: Any) -> Any:
-    """Turn lists into tuples and numpy scalars into Python ones, recursively."""
-    if isinstance(value, (list, tuple)):
-        return tuple(_freeze(v) for v in value)
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _clean(value: float) -> float:
