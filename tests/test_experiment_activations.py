@@ -10,9 +10,6 @@ import pytest
 
 from experiments import activations
 
-# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
-# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
-pytestmark = pytest.mark.slow
 
 
 def test_descending_ranks_average_ties_and_put_nan_last():
@@ -69,6 +66,7 @@ def test_help_exits_cleanly(capsys):
     assert "--quick" in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_quick_run_writes_figure_and_table(tmp_path):
     out = str(tmp_path)
     activations.main(["--quick", "--out", out])

@@ -11,9 +11,6 @@ import pytest
 from experiments import initialization, regularization, transfer_learning
 from jaxdl import models
 
-# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
-# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
-pytestmark = pytest.mark.slow
 
 MAX_PNG_BYTES = 300_000
 
@@ -74,6 +71,7 @@ def test_scaled_models_share_directions_and_have_the_requested_spread():
         assert not np.any(np.asarray(b.bias[...]))
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_quick_initialization_run(tmp_path):
     out = str(tmp_path)
     result = initialization.main(["--quick", "--out", out])
@@ -122,6 +120,7 @@ def test_diagnose_reads_the_lecture_numbers():
     np.testing.assert_allclose(result["avoidable_bias"], [0.01, 0.01])
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_quick_regularization_run(tmp_path):
     out = str(tmp_path)
     result = regularization.main(["--quick", "--out", out])
@@ -159,6 +158,7 @@ def test_tasks_split_the_classes_and_subsample_per_class():
         transfer_learning.subsample(train_set, 1000, seed=0)
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_quick_transfer_learning_run(tmp_path):
     out = str(tmp_path)
     result = transfer_learning.main(["--quick", "--out", out])

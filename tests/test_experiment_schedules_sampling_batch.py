@@ -12,9 +12,6 @@ from experiments import batch_size, lr_sampling
 from experiments import schedules as schedules_experiment
 from jaxdl import schedules
 
-# Quick runs of whole experiment or benchmark scripts: run with `pytest -m slow` (the default suite
-# keeps within 5 minutes on 2 cores; the library they drive is tested by the other files).
-pytestmark = pytest.mark.slow
 
 MAX_PNG_BYTES = 300 * 1024
 
@@ -83,6 +80,7 @@ def test_every_schedule_is_drawn_with_peak_one():
     assert curves["warmup_cosine_decay_schedule"][0] == 0.0 and curves["join_schedules"][0] == 0.0
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_schedules_outputs_and_numbers(schedules_run):
     out = schedules_run["out"]
     for png in ("schedules.png", "schedules_loss.png"):
@@ -140,6 +138,7 @@ def test_best_so_far_is_a_running_maximum_in_random_orders():
     assert len({tuple(row) for row in curves}) > 1
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_lr_sampling_outputs_and_numbers(sampling_run):
     out = sampling_run["out"]
     _check_png(os.path.join(out, "lr_sampling.png"))
@@ -184,6 +183,7 @@ def test_lr_sampling_outputs_and_numbers(sampling_run):
 # Question 6: batch size
 
 
+@pytest.mark.slow  # a quick run of the whole script; `pytest -m slow`
 def test_batch_size_outputs_and_numbers(batch_run):
     out = batch_run["out"]
     _check_png(os.path.join(out, "batch_size.png"))
