@@ -82,11 +82,13 @@ object with ``name``, ``target``, ``metric``, ``for_quick()`` and
 registering its factory in :mod:`jaxdl.optim`, which puts it in
 :data:`OPTIMIZERS`.
 
-Run ``python -m benchmarks.compare_optimizers`` (``--quick`` for a check in
-seconds, ``--help`` for the flags). Writes ``compare_optimizers.md`` (table
-and finding), ``compare_optimizers.json`` (everything measured) and
-``compare_optimizers_profile.png`` to ``benchmarks/results/compare_optimizers/``
-or ``--out``.
+Run ``python -m benchmarks.compare_optimizers`` (``--quick`` for a check,
+about 10 s on a quiet 2-core CPU; ``--help`` for the flags). Writes
+``compare_optimizers.md`` (table and finding), ``compare_optimizers.json``
+(everything measured) and ``compare_optimizers_profile.png`` to
+``runs/benchmarks/compare_optimizers/`` (``runs/benchmarks/quick/compare_optimizers/``
+with ``--quick``) or to ``--out``; ``--update-results`` writes the committed
+``benchmarks/results/compare_optimizers/`` instead.
 """
 
 from __future__ import annotations
@@ -110,10 +112,10 @@ from jaxdl import data as data_lib
 from jaxdl import optim, sweep, train
 
 NAME = "compare_optimizers"
-RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", NAME)
+COMMITTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", NAME)
 
 # The order of the table: historical, plain to adaptive; names registered later follow.
-PREFERRED_ORDER = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam", "amsgrad",
+PREFERRED_ORDER = ("sgd", "momentum", "nesterov", "rmsprop", "adam", "adamw", "nadam", "nadamw", "amsgrad",
                    "adamax", "adagrad", "adadelta")
 QUICK_OPTIMIZERS = ("sgd", "adam")
 QUICK_TASKS = ("quadratic", "digits_mlp")
@@ -582,7 +584,7 @@ def make_parser() -> argparse.ArgumentParser:
         description="Compare optimizers with equal tuning budgets: steps and time to a target, "
                     "over seeds, with a performance profile across tasks.")
     p.add_argument("--quick", action="store_true",
-                   help=f"a seconds-long run: {' and '.join(QUICK_OPTIMIZERS)} on "
+                   help=f"a check, about 10 s on a quiet 2-core CPU: {' and '.join(QUICK_OPTIMIZERS)} on "
                         f"{' and '.join(QUICK_TASKS)}, tiny settings (for tests)")
     p.add_argument("--optimizers", nargs="+", choices=optim.names(), metavar="NAME",
                    help=f"optimizers to compare (default: {' '.join(OPTIMIZERS)})")
@@ -590,21 +592,30 @@ def make_parser() -> argparse.ArgumentParser:
                    help=f"tasks (default: all of {' '.join(TASKS)})")
     p.add_argument("--budget", type=int, help="learning rates tried per optimizer and task (default 8, 2 with --quick)")
     p.add_argument("--seeds", type=int, help="seeds per tuned optimizer (default 5, 2 with --quick)")
-    p.add_argument("--out", help=f"output folder (default benchmarks/results/{NAME})")
+    common.add_output_flags(p, COMMITTED)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> dict:
+def parse_args(argv: Sequence[str] | None = None):
+    """The flags, with ``out``, ``budget`` and ``seeds`` resolved."""
     p = make_parser()
     args = p.parse_args(argv)
-    budget = args.budget or (2 if args.quick else 8)
-    num_seeds = args.seeds or (2 if args.quick else 5)
-    if budget < 1 or num_seeds < 1:
+    args.out = common.benchmark_output(p, args, COMMITTED)
+    if args.budget is None:
+        args.budget = 2 if args.quick else 8
+    if args.seeds is None:
+        args.seeds = 2 if args.quick else 5
+    if args.budget < 1 or args.seeds < 1:
         p.error("--budget and --seeds must be positive")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> dict:
+    args = parse_args(argv)
+    out, budget, num_seeds = args.out, args.budget, args.seeds
     names = list(args.optimizers or (QUICK_OPTIMIZERS if args.quick else OPTIMIZERS))
     task_names = list(args.tasks or (QUICK_TASKS if args.quick else TASKS))
     tasks = {t: TASKS[t].for_quick() if args.quick else TASKS[t] for t in task_names}
-    out = args.out or RESULTS_DIR
     os.makedirs(out, exist_ok=True)
 
     began = time.perf_counter()

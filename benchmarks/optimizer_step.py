@@ -77,9 +77,12 @@ Momentum is the classic form on both sides (optax has no averaged momentum
 alias): ``jaxdl.optim.momentum(lr, 0.9, form="classic")`` against
 ``optax.sgd(lr, momentum=0.9)``.
 
-Run ``python -m benchmarks.optimizer_step`` or
-``python benchmarks/optimizer_step.py``; ``--help`` lists the options. The
-results go to ``benchmarks/results/optimizer_step.json`` (or ``--json``).
+Run ``python -m benchmarks.optimizer_step`` (``--quick`` for a check,
+a few seconds; ``--help`` lists the options). The results go to
+``runs/benchmarks/optimizer_step.json`` (``runs/benchmarks/quick/`` with
+``--quick``) or ``--out``; ``--update-results`` writes the committed
+``benchmarks/results/optimizer_step.json`` instead
+(``--out benchmarks/results/optimizer_step_gpu.json`` on a GPU).
 """
 
 from __future__ import annotations
@@ -95,6 +98,7 @@ import jax.numpy as jnp
 import optax
 
 import jaxdl.optim as jo
+from experiments import common
 
 LEARNING_RATE = 1e-3
 MOMENTUM = 0.9
@@ -103,9 +107,8 @@ ADAM_B1, ADAM_B2, ADAM_EPS = 0.9, 0.999, 1e-8
 STREAM_ARRAYS = 3
 TARGET_VS_OPTAX = 1.05
 TARGET_FRACTION_OF_STREAM = 0.85
-DEFAULT_JSON = os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "results", "optimizer_step.json"
-)
+COMMITTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "optimizer_step.json")
+QUICK = {"size": 1.0, "repeats": 10}
 
 
 # ---------------------------------------------------------------------------
@@ -383,37 +386,49 @@ def format_table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.optimizer_step",
         description="Time jaxdl's optimizer steps against optax's and a streaming kernel."
     )
     parser.add_argument(
-        "--size", type=float, default=16.0, help="parameters, in millions (default 16)"
+        "--size", type=float, help=f"parameters, in millions (default 16, or {QUICK['size']:g} with --quick)"
     )
     parser.add_argument("--leaves", type=int, default=4, help="number of equal leaves (default 4)")
     parser.add_argument(
-        "--repeats", type=int, default=30, help="timed calls per function (default 30, at least 10)"
+        "--repeats", type=int,
+        help=f"timed calls per function (default 30, or {QUICK['repeats']} with --quick; at least 10)",
     )
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
     parser.add_argument(
         "--optimizers", nargs="+", choices=sorted(OPTIMIZERS), default=list(OPTIMIZERS),
         help="which optimizers (default: all)",
     )
-    parser.add_argument(
-        "--json", metavar="PATH", default=DEFAULT_JSON,
-        help="where to write the results as JSON (default benchmarks/results/optimizer_step.json)",
-    )
+    parser.add_argument("--quick", action="store_true", help="a check with a small tree, a few seconds")
+    common.add_output_flags(parser, COMMITTED)
+    parser.add_argument("--json", dest="out", metavar="PATH", help=argparse.SUPPRESS)  # the old name of --out
     args = parser.parse_args(argv)
+    args.out = common.benchmark_output(parser, args, COMMITTED)
+    if args.size is None:
+        args.size = QUICK["size"] if args.quick else 16.0
+    if args.repeats is None:
+        args.repeats = QUICK["repeats"] if args.quick else 30
     if args.repeats < 10:
         parser.error("--repeats must be at least 10")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
     results = run(args.size, args.leaves, args.repeats, args.warmup, args.optimizers)
     print(format_table(results))
-    directory = os.path.dirname(os.path.abspath(args.json))
+    directory = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(directory, exist_ok=True)
-    temporary = args.json + ".tmp"
+    temporary = args.out + ".tmp"
     with open(temporary, "w") as f:
         json.dump(results, f, indent=2)
-    os.replace(temporary, args.json)
+    os.replace(temporary, args.out)
+    print(f"wrote {args.out}")
     return results
 
 

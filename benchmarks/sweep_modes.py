@@ -8,8 +8,11 @@ the MLP and the CNN, end to end (compilation included) and once compiled
 (a second call), all in one run, and prints which mode wins for each model
 next to the mode that ``mode="auto"`` (the engine's default) picks for it.
 
-    python -m benchmarks.sweep_modes            # N = 32 trials, 5 epochs
-    python -m benchmarks.sweep_modes --quick    # a small check
+    python -m benchmarks.sweep_modes            # N = 32 trials, 5 epochs: runs/benchmarks/sweep_modes.json
+    python -m benchmarks.sweep_modes --quick    # a small check: runs/benchmarks/quick/sweep_modes.json
+
+``--update-results`` writes the committed ``benchmarks/results/sweep_modes.json``
+instead (``--out benchmarks/results/sweep_modes_gpu.json`` on a GPU).
 """
 
 from __future__ import annotations
@@ -22,8 +25,10 @@ import time
 import jax
 import numpy as np
 
+from experiments import common
 from jaxdl import sweep, train
 
+COMMITTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sweep_modes.json")
 MODES = tuple(mode for mode in sweep.MODES if mode != "auto")  # what "auto" chooses between
 MODELS = {
     "mlp": {"model": "mlp", "hidden": (64, 64)},
@@ -50,21 +55,25 @@ def time_mode(plan: sweep.Plan, data, mode: str, map_batch_size: int) -> dict:
     return {"end_to_end_s": end_to_end, "compiled_s": compiled, "best_val_accuracy": best}
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.sweep_modes", description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, help="trials per sweep (default 32, or 4 with --quick)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default 5, or 1 with --quick)")
     p.add_argument("--map-batch-size", type=int, default=8, help="sub-batch of the chunked mode (default 8)")
     p.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
-    p.add_argument("--quick", action="store_true", help="a small, fast run to check that everything works")
-    p.add_argument("--out", help="JSON results path (default benchmarks/results/sweep_modes.json; "
-                                 "runs/benchmarks/sweep_modes.json with --quick, which never overwrites a full run)")
+    p.add_argument("--quick", action="store_true",
+                   help="a small run to check that everything works, about 30 s on a quiet 2-core CPU")
+    common.add_output_flags(p, COMMITTED)
     args = p.parse_args(argv)
-    if args.out is None:
-        args.out = (os.path.join("runs", "benchmarks", "sweep_modes.json") if args.quick else
-                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sweep_modes.json"))
-    trials = args.trials or (4 if args.quick else 32)
-    epochs = args.epochs or (1 if args.quick else 5)
+    args.out = common.benchmark_output(p, args, COMMITTED)
+    args.trials = args.trials or (4 if args.quick else 32)
+    args.epochs = args.epochs or (1 if args.quick else 5)
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    trials, epochs = args.trials, args.epochs
     data = train.Data.load("digits", image=True)
     rows = []
     for name in args.models:

@@ -9,8 +9,11 @@ once compiled, for each number of slices (powers of two up to the
 population) and each population size, all in one run, with as many threads
 as cores, and prints the time per trial and the speed-up over one slice.
 
-    python -m benchmarks.sweep_parts                 # N = 64 and 256, 20 epochs
-    python -m benchmarks.sweep_parts --quick         # a small check
+    python -m benchmarks.sweep_parts                 # N = 64 and 256, 20 epochs: runs/benchmarks/sweep_parts.json
+    python -m benchmarks.sweep_parts --quick         # a small check: runs/benchmarks/quick/sweep_parts.json
+
+``--update-results`` writes the committed ``benchmarks/results/sweep_parts.json``
+instead (``--out benchmarks/results/sweep_parts_16core.json`` on the 16-core machine).
 
 Run it on the CPU backend (``JAX_PLATFORMS=cpu`` on a machine with a GPU).
 """
@@ -25,7 +28,10 @@ import time
 import jax
 
 from benchmarks import sweep as sweep_benchmark
+from experiments import common
 from jaxdl import sweep
+
+COMMITTED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sweep_parts.json")
 
 
 def time_parts(config, data, trials, parts: int, repeats: int) -> float:
@@ -41,22 +47,26 @@ def time_parts(config, data, trials, parts: int, repeats: int) -> float:
     return min(times)
 
 
-def main(argv=None) -> dict:
+def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks.sweep_parts", description=__doc__.splitlines()[0])
     p.add_argument("--trials", type=int, nargs="+", help="population sizes (default 64 256; 8 with --quick)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default 20; 1 with --quick)")
     p.add_argument("--repeats", type=int, default=3, help="timed calls per setting; the best is kept (default 3)")
-    p.add_argument("--quick", action="store_true", help="a small, fast run to check that everything works")
-    p.add_argument("--out", help="JSON results path (default benchmarks/results/sweep_parts.json; "
-                                 "runs/benchmarks/sweep_parts.json with --quick, which never overwrites a full run)")
+    p.add_argument("--quick", action="store_true",
+                   help="a small run to check that everything works, about 15 s on a quiet 2-core CPU")
+    common.add_output_flags(p, COMMITTED)
     args = p.parse_args(argv)
-    if args.out is None:
-        args.out = (os.path.join("runs", "benchmarks", "sweep_parts.json") if args.quick else
-                    os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "sweep_parts.json"))
-    sizes = args.trials or ([8] if args.quick else [64, 256])
-    epochs = args.epochs or (1 if args.quick else 20)
-    if min(sizes) < 1 or epochs < 1 or args.repeats < 1:
+    args.out = common.benchmark_output(p, args, COMMITTED)
+    args.trials = args.trials or ([8] if args.quick else [64, 256])
+    args.epochs = args.epochs or (1 if args.quick else 20)
+    if min(args.trials) < 1 or args.epochs < 1 or args.repeats < 1:
         p.error("--trials, --epochs and --repeats must be positive integers")
+    return args
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    sizes, epochs = args.trials, args.epochs
     cores = sweep.engine.usable_cores()
     data = sweep_benchmark.load_data()
     rows = []

@@ -150,6 +150,7 @@ def static_settings(dataset: str, model: str, activation: str, scale: Mapping[st
         "activation": activation,
         "batch_size": scale["batch_size"],
         "monitor": "val_accuracy",
+        "restore_best": True,  # test accuracy at the best validation epoch, without early stopping
         "optimizer": "adam",
     }
     if model == "mlp":
@@ -423,7 +424,7 @@ def plot(rows: Sequence[dict], results: Mapping[str, dict], benches: Sequence[tu
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 20 s")
     p.add_argument("--activations", help=f"comma-separated contenders (default {','.join(ACTIVATIONS)}; "
                                          f"{','.join(QUICK_ACTIVATIONS)} with --quick); gelu and silu also work")
     p.add_argument("--epochs", type=int, help="MLP epochs (default 25, or 2 with --quick)")

@@ -140,7 +140,7 @@ def finding(results: Sequence[dict], epochs: int, num_seeds: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 10 s")
     p.add_argument("--batch-sizes", nargs="+", metavar="B",
                    help=f"batch sizes, '{FULL}' for the whole training split (default 1 32 128 {FULL}, "
                         f"or 1 {FULL} with --quick)")

@@ -1,10 +1,19 @@
 """What every experiment script shares: flags, output files, spread over seeds, fair tuning.
 
 Each script answers one question from the lecture material. It runs with
-``python -m experiments.<name>`` and takes ``--quick`` (seconds, for the test
-suite) or runs in full (the published figure and table). Outputs go to
-``experiments/results/<name>/`` unless ``--out`` says otherwise:
-``<name>.png``, ``<name>.md`` (table and finding) and ``<name>.json``.
+``python -m experiments.<name>`` and takes ``--quick`` (tiny settings, a few
+seconds to half a minute on a quiet 2-core CPU, for the test suite) or runs in full
+(the published figure and table). A full run writes the committed results,
+``experiments/results/<name>/``; a quick run writes under ``runs/`` (ignored
+by git), ``runs/experiments/quick/<name>/``, so that it never overwrites them;
+``--out`` names another folder. Each writes ``<name>.png``, ``<name>.md``
+(table and finding) and ``<name>.json``.
+
+The benchmarks share the same rule (:func:`scratch_path`,
+:func:`add_output_flags`, :func:`benchmark_output`), except that their
+measurements belong to the machine they ran on: by default a benchmark writes
+``runs/benchmarks/<name>`` (``runs/benchmarks/quick/<name>`` with ``--quick``)
+and only ``--update-results`` writes the committed ``benchmarks/results/<name>``.
 
 Fair comparisons give each contender its own learning rate, tuned by a
 sweep with the same budget (:func:`tune_learning_rate`); results are means
@@ -24,11 +33,18 @@ import numpy as np
 from jaxdl import metrics, sweep, train
 
 RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+#: Where scripts write what is not a committed result; relative to the working directory, ignored by git.
+RUNS_DIR = "runs"
 
 __all__ = [
     "RESULTS_DIR",
+    "RUNS_DIR",
     "parser",
+    "scratch_path",
+    "output_path",
     "output_dir",
+    "add_output_flags",
+    "benchmark_output",
     "mean_spread",
     "format_mean",
     "markdown_table",
@@ -37,20 +53,63 @@ __all__ = [
 ]
 
 
-def parser(name: str, description: str) -> argparse.ArgumentParser:
-    """An argument parser with the flags every experiment takes: ``--quick``, ``--out``, ``--seeds``."""
+def parser(name: str, description: str, quick: str) -> argparse.ArgumentParser:
+    """An argument parser with the flags every experiment takes: ``--quick``, ``--out``, ``--seeds``.
+
+    ``quick`` says how long ``--quick`` takes on a quiet 2-core CPU ("about 20 s").
+    """
     p = argparse.ArgumentParser(prog=f"python -m experiments.{name}", description=description)
-    p.add_argument("--quick", action="store_true", help="a seconds-long run with tiny settings (for tests)")
-    p.add_argument("--out", help=f"output folder (default experiments/results/{name})")
+    p.add_argument("--quick", action="store_true", help=f"a check with tiny settings, {quick} on a quiet 2-core CPU "
+                                                        f"(for tests); writes under {RUNS_DIR}/")
+    p.add_argument("--out", help=f"output folder (default experiments/results/{name}, the committed results; "
+                                 f"{scratch_path('experiments', name, quick=True)} with --quick)")
     p.add_argument("--seeds", type=int, help="seeds per configuration (default 5, or 2 with --quick)")
     p.add_argument("--data-dir", help="folder with CIFAR-10 / MNIST files, where the script can use them")
     return p
 
 
+def scratch_path(kind: str, name: str, *, quick: bool) -> str:
+    """Where a script writes when it does not update committed results: under ``runs/``, ignored by git.
+
+    ``runs/<kind>/<name>`` for a full run, ``runs/<kind>/quick/<name>`` for a
+    quick one, so that a quick run never overwrites a full one.
+    """
+    return os.path.join(RUNS_DIR, kind, *(("quick",) if quick else ()), name)
+
+
+def output_path(args, name: str) -> str:
+    """An experiment's output folder: ``--out``, else the committed results (full run) or :func:`scratch_path`."""
+    if args.out:
+        return args.out
+    return scratch_path("experiments", name, quick=True) if args.quick else os.path.join(RESULTS_DIR, name)
+
+
 def output_dir(args, name: str) -> str:
-    path = args.out or os.path.join(RESULTS_DIR, name)
+    """:func:`output_path`, created."""
+    path = output_path(args, name)
     os.makedirs(path, exist_ok=True)
     return path
+
+
+def add_output_flags(p: argparse.ArgumentParser, committed: str) -> None:
+    """A benchmark's ``--out`` and ``--update-results``; ``committed`` is its file or folder in benchmarks/results."""
+    name = os.path.basename(committed)
+    shown = os.path.join("benchmarks", "results", name)
+    flags = p.add_mutually_exclusive_group()
+    flags.add_argument("--out", help=f"results path (default {scratch_path('benchmarks', name, quick=False)}; "
+                                     f"{scratch_path('benchmarks', name, quick=True)} with --quick)")
+    flags.add_argument("--update-results", action="store_true",
+                       help=f"write the committed {shown} instead (a full run only)")
+
+
+def benchmark_output(p: argparse.ArgumentParser, args, committed: str) -> str:
+    """Where a benchmark writes: ``--out``, the committed results with ``--update-results``, else under runs/."""
+    quick = getattr(args, "quick", False)
+    if args.update_results and quick:
+        p.error("--update-results needs a full run: a quick run never overwrites the committed results")
+    if args.out:
+        return args.out
+    return committed if args.update_results else scratch_path("benchmarks", os.path.basename(committed), quick=quick)
 
 
 def seeds(args, full: int = 5, quick: int = 2) -> int:

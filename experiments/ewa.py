@@ -249,7 +249,7 @@ def plot(path: str, betas: Sequence[float], data: np.ndarray, clean: np.ndarray,
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="a few seconds")
     args = p.parse_args(argv)
     out = common.output_dir(args, NAME)
     num_seeds = common.seeds(args)

@@ -284,7 +284,7 @@ def _last(grid, act, init, field):
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 15 s")
     p.add_argument("--depth", type=int, help="hidden layers (default 10, or 3 with --quick)")
     p.add_argument("--width", type=int,
                    help="units per hidden layer of the trained network (default 256, or 32 with --quick)")

@@ -34,8 +34,8 @@ panda starts from 1e-3 (Adam's default: an informed first guess) and from
 0.1 (a common SGD default, too high for Adam); the population knows nothing
 but the range.
 
-Run ``python -m experiments.lr_sampling`` (``--quick`` for a check in
-seconds, ``--help`` for the flags). Writes ``lr_sampling.png`` and three
+Run ``python -m experiments.lr_sampling`` (``--quick`` for a check of
+about 15 s, ``--help`` for the flags). Writes ``lr_sampling.png`` and three
 tables: ``lr_sampling.{md,json}`` (samples per decade),
 ``lr_sampling_search.{md,json}`` (best so far against trials) and
 ``lr_sampling_strategies.{md,json}`` (panda against caviar).
@@ -242,7 +242,7 @@ def plot(out: str, n: int, rates: dict, counts: dict, scores: dict, curves: dict
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 15 s")
     p.add_argument("--samples", type=int, help="rates per scheme in the search (default 40, or 4 with --quick)")
     p.add_argument("--epochs", type=int, help="epochs per trial (default 20, or 2 with --quick)")
     p.add_argument("--population", type=int, help="population size of (b) (default 16, or 3 with --quick)")

@@ -683,7 +683,7 @@ def plot_oscillation(path: str, results: dict, surfaces: Sequence[Surface], star
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="a few seconds")
     p.add_argument("--budget", type=int, help="learning rates per optimizer (default 24, or 8 with --quick)")
     args = p.parse_args(argv)
     out = common.output_dir(args, NAME)

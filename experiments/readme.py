@@ -68,7 +68,8 @@ QUESTIONS = [
 def _section(folder: str, names: list[str], claim: str, verdict: str, results_dir: str) -> str:
     parts = [f"## {folder.replace('_', ' ').capitalize()}", "",
              f"**Claim.** {claim}", "", f"**Verdict.** {verdict}", "",
-             f"Run: `python -m experiments.{folder}` (add `--quick` for a seconds-long check).", ""]
+             f"Run: `python -m experiments.{folder}` (add `--quick` for a short check with tiny settings, "
+             "written under `runs/`).", ""]
     for name in names:
         png = os.path.join(results_dir, folder, f"{name}.png")
         if os.path.exists(png):

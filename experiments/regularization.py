@@ -185,7 +185,7 @@ def plot(results: list[dict], path: str, limit: float = 25.0) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 25 s")
     p.add_argument("--epochs", type=int, help="epochs per run (default 100, or 5 with --quick)")
     p.add_argument("--budget", type=int, help="learning rates tried per setting (default 5, or 2 with --quick)")
     p.add_argument("--hidden", type=int, nargs="+", help="hidden widths (default 256 256, or 32 with --quick)")

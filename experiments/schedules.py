@@ -371,7 +371,7 @@ def finding(results: Sequence[dict], num_seeds: int, num_test: int) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 20 s")
     p.add_argument("--epochs", type=int, help="epochs per run (default 20, or 2 with --quick)")
     p.add_argument("--budget", type=int, help="learning rates tried per schedule (default 8, or 3 with --quick)")
     p.add_argument("--schedules", nargs="+", metavar="NAME",

@@ -176,7 +176,7 @@ def plot(sizes, accuracy: dict, source_accuracy: list[float], path: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
-    p = common.parser(NAME, __doc__.split("\n\n")[0].strip())
+    p = common.parser(NAME, __doc__.split("\n\n")[0].strip(), quick="about 10 s")
     p.add_argument("--sizes", type=int, nargs="+", help="examples per class (default 5 10 20 50 100; --quick 5 20)")
     p.add_argument("--steps", type=int, help="full-batch steps per stage (default 150, or 20 with --quick)")
     p.add_argument("--pretrain-epochs", type=int, help="source-task epochs (default 30, or 3 with --quick)")

@@ -27,8 +27,14 @@ def test_quick_sweep_benchmark_times_every_way_and_judges_every_target(tmp_path)
     assert sorted(results["scaling"]) == ["1", "4"] and results["scaling"]["1"]["parts"] == 1
     assert [t["name"] for t in results["targets"]] == [
         "end to end vs (a)", "end to end vs (b)", "compiled vs (b)", "sweep FLOP/s / matmul FLOP/s",
-        "per-trial time falls as N grows"]
+        "per-trial time falls as N grows", "second process's XLA compile / first's"]
     assert all(isinstance(t["pass"], bool) for t in results["targets"])
+    # The compilation cache: the second process loads every program the first one stored.
+    cached = results["compilation_cache"]
+    assert cached["first"]["cache"] and cached["first"]["hits"] == 0 and cached["first"]["writes"] >= 1
+    assert cached["second"]["hits"] == cached["first"]["writes"] == cached["entries"]
+    assert cached["second"]["writes"] == 0
+    assert 0 < cached["xla_ratio"] == cached["second"]["xla_s"] / cached["first"]["xla_s"]
     # The open run: the copy of the old run trains the same numbers, and both ratios are measured.
     opened = results["open_run"]
     assert opened["old_equals_new_bit_for_bit"]

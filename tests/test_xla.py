@@ -1,5 +1,9 @@
-"""The compiler options of jaxdl's own programs (jaxdl/_xla.py)."""
+"""The compiler options of jaxdl's own programs and the persistent compilation cache (jaxdl/_xla.py)."""
 
+import json
+import os
+import subprocess
+import sys
 from functools import partial
 
 import jax
@@ -62,3 +66,81 @@ def test_level_one_trains_an_mlp_as_the_default_level(digits_data):
     for name in ("train_loss", "train_accuracy", "val_accuracy"):
         np.testing.assert_array_equal(default.history[name], level_one.history[name])
     np.testing.assert_allclose(default.history["val_loss"], level_one.history["val_loss"], rtol=1e-6)
+
+
+# The cache is global to a process: tests that turn it on do so in a subprocess, never in the suite's.
+CACHED_PROCESS = """
+import json
+import jax, jax.numpy as jnp
+from jaxdl import _xla
+events = []
+jax.monitoring.register_event_listener(lambda event, **_: events.append(event))
+folder = _xla.enable_compilation_cache()
+options = _xla.compiler_options()
+jax.block_until_ready(_xla.jit(lambda x: jnp.tanh(x) @ x.T)(jnp.ones((4, 4))))
+print(json.dumps({"folder": folder, "options": options,
+                  "hits": events.count("/jax/compilation_cache/cache_hits"),
+                  "writes": events.count("/jax/compilation_cache/cache_misses")}))
+"""
+
+
+def _run_cached_process(env):
+    done = subprocess.run([sys.executable, "-c", CACHED_PROCESS], env=env, capture_output=True, text=True,
+                          check=True)
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+@pytest.fixture
+def cache_env(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JAX_COMPILATION_CACHE", "JAX_PERSISTENT"))}
+    env["XLA_FLAGS"] = ""  # jaxdl's own level-1 options, not the suite's level 0: they are part of the key
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    return env
+
+
+def test_a_second_process_loads_its_programs_from_the_cache(tmp_path, cache_env):
+    folder = tmp_path / "cache"
+    cache_env[_xla.CACHE_VARIABLE] = str(folder)
+    first = _run_cached_process(cache_env)
+    assert first["folder"] == str(folder) and first["options"] == _xla.CPU_OPTIONS
+    assert first["hits"] == 0 and first["writes"] >= 1
+    assert len(os.listdir(folder)) == first["writes"]
+    second = _run_cached_process(cache_env)
+    assert second["hits"] == first["writes"] and second["writes"] == 0
+
+
+def test_a_cache_the_user_configured_for_jax_is_kept(monkeypatch, tmp_path):
+    monkeypatch.setenv(_xla.CACHE_VARIABLE, str(tmp_path / "ours"))
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path / "theirs"))
+    try:
+        assert _xla.enable_compilation_cache() == str(tmp_path / "theirs")
+    finally:
+        jax.config.update("jax_compilation_cache_dir", None)
+    assert not os.path.exists(tmp_path / "ours")
+
+
+@pytest.mark.parametrize("setting", ["0", "off", "False"])
+def test_the_environment_turns_the_cache_off(monkeypatch, tmp_path, setting):
+    monkeypatch.setenv(_xla.CACHE_VARIABLE, setting)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert jax.config.jax_compilation_cache_dir is None
+    assert _xla.enable_compilation_cache() is None
+    assert jax.config.jax_compilation_cache_dir is None
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_folder_that_cannot_be_created_leaves_the_cache_off_with_one_line(monkeypatch, tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv(_xla.CACHE_VARIABLE, str(tmp_path / "file" / "xla"))
+    assert _xla.enable_compilation_cache() is None
+    assert jax.config.jax_compilation_cache_dir is None
+    err = capsys.readouterr().err
+    assert err.startswith("jaxdl: warning: compilation cache off") and err.count("\n") == 1
+
+
+def test_the_default_folder_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert _xla.default_cache_dir() == os.path.join(str(tmp_path), "jaxdl", "xla")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert _xla.default_cache_dir() == os.path.join(str(tmp_path), ".cache", "jaxdl", "xla")
