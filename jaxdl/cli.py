@@ -1,8 +1,10 @@
 """The ``jaxdl`` command: ``jaxdl sweep``, ``jaxdl report DIR`` and ``jaxdl train``.
 
 Bad input (an unknown activation, a negative learning rate, a missing data
-directory, a malformed TOML file) prints one line, ``jaxdl: error: ...``, and
-exits with status 2.
+directory, a malformed TOML file, an unwritable ``--out``) prints one line,
+``jaxdl: error: ...``, and exits with status 2; Ctrl-C prints how to resume
+and exits with status 130. The flags share their bounds with the TOML keys:
+the checks live in :mod:`jaxdl.train` and :mod:`jaxdl.sweep`, not here.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ __all__ = ["main", "default_space"]
 
 DEFAULT_SWEEP_DIR = os.path.join("runs", "sweep")
 _TRAIN_FLAGS = ("learning_rate", "weight_decay", "l2", "dropout_rate")
+MAX_SEED = 2**31 - 1  # seeds become int32 keys
+INTERRUPTED = "interrupted \N{EM DASH} rerun the same command to resume"
 
 
 def default_space():
@@ -66,6 +70,7 @@ def _sweep(args) -> int:
     else:
         space, settings = default_space(), {"strategy": "grid"}
         out = args.out or DEFAULT_SWEEP_DIR
+    sweep.store.check_out(out)
     file_settings = settings.pop("data", None)
     metric = args.metric or settings.pop("metric", None) or "val_accuracy"
     settings.pop("maximize", None)
@@ -82,7 +87,9 @@ def _sweep(args) -> int:
     result = sweep.run_sweep(plan, data, out, chunk_size=chunk_size, mode=args.mode, parts=args.parts,
                              metric=metric, keep=keep, progress=not args.quiet)
     args.metric = metric
-    if result.chunks_skipped:
+    if result.chunks_skipped and not result.chunks_run:
+        print(f"already complete: all {result.chunks_skipped} chunks were found in {out}; nothing to train")
+    elif result.chunks_skipped:
         print(f"resumed: {result.chunks_skipped} finished chunks found in {out}, {result.chunks_run} run now")
     return _report(result.records, out, args.metric, args.top, seconds=result.seconds)
 
@@ -99,12 +106,17 @@ def _report(records, out, metric, top, seconds=None) -> int:
     print(f"{len(records)} trials{timing}, {diverged} diverged")
     for name, path in written["paths"].items():
         print(f"{name}: {path}")
-    summary = RunStore(out).summary() if os.path.exists(os.path.join(out, "summary.json")) else None
-    if summary and summary.get("best"):
-        best = summary["best"]["id"]
-        path = os.path.join(out, "params", f"trial-{best}.npz")
-        if os.path.exists(path):
-            print(f"best trial {best}: model state in {path} (jaxdl.sweep.RunStore(out).load_params({best}))")
+    rows = written["rows"]
+    if not rows or rows[0]["best_trial"] is None:
+        print(f"no configuration has a finite {metric}: every trial diverged, so none is called best")
+        return 0
+    best = rows[0]
+    settings = ", ".join(f"{k}={report._format(v)}" for k, v in best["settings"].items()) or "the only configuration"
+    print(f"best configuration (rank 1): {settings}; {metric} {best['mean']:.4f} ± {best['std']:.4f} "
+          f"over {best['n']} seed{'s' if best['n'] != 1 else ''}")
+    trial = best["best_trial"]
+    if os.path.exists(RunStore(out).params_path(trial)):
+        print(f"its best seed, trial {trial}, kept its weights: jaxdl.sweep.RunStore({out!r}).load_model({trial})")
     return 0
 
 
@@ -124,6 +136,7 @@ def _report_command(args) -> int:
             raise ValueError(f"{run_dir} holds no finished trials yet")
         summary = store.summary()
         metric = metric or (summary["metric"].split(".", 1)[1] if summary else "val_accuracy")
+        sweep.engine.metrics_lib.maximize(metric)  # an unknown metric is one line, not a table of NaN
         runs[run_dir] = records
     if len(runs) == 1:
         ((run_dir, records),) = runs.items()
@@ -162,7 +175,10 @@ def _fresh_directory(out: str | None) -> str:
         while os.path.exists(os.path.join("runs", "train", f"run-{number}")):
             number += 1
         return os.path.join("runs", "train", f"run-{number}")
-    if os.path.exists(out) and (not os.path.isdir(out) or os.listdir(out)):
+    from jaxdl.sweep.store import check_out
+
+    check_out(out)
+    if os.path.isdir(out) and os.listdir(out):
         raise ValueError(f"--out {out} already holds files; jaxdl train never overwrites a run: choose another --out")
     return out
 
@@ -182,7 +198,7 @@ def _train(args) -> int:
     if args.model == "mlp":
         model_args["hidden"] = tuple(args.hidden)
     if args.model in ("mlp", "cnn"):
-        model_args.update(batch_norm=args.batch_norm, dropout=args.dropout if args.dropout_rate > 0 else None)
+        model_args.update(batch_norm=args.batch_norm, dropout=args.dropout if args.dropout_rate != 0 else None)
     model_args.update(_parse_assignments(args.model_arg, numbers_only=False))
     config = train.TrainConfig(
         model=args.model, model_args=model_args, activation=args.activation, optimizer=args.optimizer,
@@ -190,7 +206,7 @@ def _train(args) -> int:
         early_stopping=args.patience is not None, patience=args.patience if args.patience is not None else 5,
     )
     flat = {"learning_rate": args.learning_rate, "weight_decay": args.weight_decay, "l2": args.l2,
-            **({"dropout_rate": args.dropout_rate} if args.dropout_rate > 0 else {}), **_parse_assignments(args.set)}
+            **({"dropout_rate": args.dropout_rate} if args.dropout_rate != 0 else {}), **_parse_assignments(args.set)}
     if args.data:
         data = train.Data.from_file(args.data, target=args.target, task=args.task, seed=args.seed)
         source = args.data
@@ -199,21 +215,16 @@ def _train(args) -> int:
         data = train.Data.load(args.dataset, args.data_dir, image=image, seed=args.seed)
         source = args.dataset
     config = train.check(config, data, sorted(flat))
-    for name, (low, high) in train.dynamic_keys(config).items():  # the bounds a TOML space has
-        value = flat.get(name)
-        if value is not None and not (math.isfinite(value) and (low is None or value >= low)
-                                      and (high is None or value < high)):
-            flag = f"--{name.replace('_', '-')}" if name in _TRAIN_FLAGS else f"--set {name}"
-            limits = " and ".join(part for part in (f">= {low:g}" if low is not None else "",
-                                                    f"< {high:g}" if high is not None else "") if part)
-            raise ValueError(f"{flag} must be finite{' and ' + limits if limits else ''}, got {value:g}")
+    train.check_values(config, flat, lambda name: f"--{name.replace('_', '-')}" if name in _TRAIN_FLAGS
+                       else f"--set {name}")  # the bounds a TOML space has
+    train.check_memory(config, data)
     hparams = train.HParams.from_flat(flat, config)
     print(f"jaxdl train: {config.model_name} {train._label(config.activation)} {train._label(config.optimizer)} "
           f"lr={args.learning_rate:g} on {source}, {config.task} ({data.x_train.shape[0]} train / "
           f"{data.x_val.shape[0]} val / {data.x_test.shape[0]} test)")
 
     bar = tqdm(total=config.epochs, unit="epoch", desc="train", disable=args.quiet, dynamic_ncols=True)
-    monitor = config.monitor if config.monitor != "val_loss" else f"val_{config.metrics[0]}"
+    monitor = config.monitor
 
     def on_epoch(epoch, row):
         bar.update(1)
@@ -236,8 +247,14 @@ def _train(args) -> int:
     print()
     if bool(result.diverged):
         print(f"diverged at epoch {int(result.diverged_epoch)}: the loss became NaN or inf; parameters frozen")
-    tests = ", ".join(f"{name.replace('_', ' ')} {metrics[name]:.4f}" for name in metrics if name.startswith("test_"))
-    print(f"{tests} (best epoch {int(metrics['best_epoch'])}); {seconds:.1f} s including compilation")
+    tests = ", ".join(f"{name[len('test_'):].replace('_', ' ')} {metrics[name]:.4f}" for name in metrics
+                      if name.startswith("test_"))
+    if config.restores:
+        selected = f"the weights of epoch {int(metrics['best_epoch'])}, the best by {monitor}"
+    else:
+        selected = f"the weights of the last epoch ({int(result.epochs_run)}); --patience restores the best"
+    print(f"{monitor} {metrics[monitor]:.4f} with {selected}")
+    print(f"held-out test: {tests}; {seconds:.1f} s including compilation")
     os.makedirs(out, exist_ok=True)
     store = sweep.RunStore(out)
     store.save_params(0, {"params": result.params, "batch_stats": result.batch_stats})
@@ -255,55 +272,106 @@ def _train(args) -> int:
     return 0
 
 
+def _count(text: str) -> int:
+    """An argparse type: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _seed(text: str) -> int:
+    """An argparse type: a seed in ``[0, 2**31)``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be in [0, {MAX_SEED}], got {value}")
+    return value
+
+
+def _names(table) -> str:
+    return ", ".join(table.names())
+
+
 def _add_import(parser) -> None:
     parser.add_argument("--import", dest="imports", action="append", metavar="MODULE_OR_FILE.py",
                         help="import user code that registers models, activations, optimizers, ... (repeatable)")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jaxdl", description="Train and sweep neural networks as pure JAX functions.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+class _Parser(argparse.ArgumentParser):
+    """Usage errors in the one-line form of every other error: ``jaxdl: error: ...``, exit 2."""
 
-    sweep = commands.add_parser(
+    def error(self, message):
+        self.exit(2, f"jaxdl: error: {self.prog.partition(' ')[2] or 'jaxdl'}: {message} (see {self.prog} --help)\n")
+
+
+class _Help(argparse.HelpFormatter):
+    """Every ``--help`` shows the defaults (an option without one says what happens instead)."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "(default" not in text:
+            default = " ".join(map(str, action.default)) if isinstance(action.default, list) else action.default
+            text += f" (default: {default})"
+        return text
+
+
+def _parser() -> argparse.ArgumentParser:
+    from jaxdl import __version__, registry, sweep as sweep_lib
+
+    parser = _Parser(prog="jaxdl", description="Train and sweep neural networks as pure JAX functions.")
+    parser.add_argument("--version", action="version", version=f"jaxdl {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    command = lambda name, **kwargs: commands.add_parser(name, formatter_class=_Help, **kwargs)
+    registered = lambda table: f"registered: {_names(table)}, or one of yours (--import)"
+
+    sweep = command(
         "sweep", help="run a vmapped hyperparameter sweep (default: activations x learning rates on digits)",
         description="Run a hyperparameter sweep: every static group compiles once and trains its trials "
                     "in parallel. Finished chunks are written as they complete; rerunning the same command "
                     "resumes. Without --config, runs the default sweep: relu, elu, selu and tanh x 16 "
-                    "learning rates in [1e-4, 1] x 2 seeds on the digits.")
+                    "learning rates in [1e-4, 1] x 2 seeds on the digits. Strategies ([sweep] strategy): "
+                    f"{', '.join(sweep_lib.space.STRATEGIES)}.")
     sweep.add_argument("--config", help="TOML file with [space] and [sweep] tables")
     _add_import(sweep)
     sweep.add_argument("--data", help="a .npz or .csv file of your own (instead of --dataset)")
     sweep.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
     sweep.add_argument("--task", choices=("classification", "regression"),
                        help="task of --data (default: read from the target's type)")
-    sweep.add_argument("--out", help=f"run directory (default {DEFAULT_SWEEP_DIR}, or runs/<config name>)")
+    sweep.add_argument("--out", help=f"run directory (default: {DEFAULT_SWEEP_DIR}, or runs/<config name>)")
     sweep.add_argument("--dataset", default="digits", help="data set when the space does not choose one")
     sweep.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST / CIFAR-10 files")
-    sweep.add_argument("--data-seed", type=int, default=0, help="seed of the train/validation/test split")
-    sweep.add_argument("--chunk-size", type=int, help="trials per compiled call (default: fit a quarter of memory)")
-    sweep.add_argument("--parts", type=int, help="slices of a chunk run side by side from host threads "
-                                                  "(default on one CPU device: one per core, at most 4 trials each)")
-    sweep.add_argument("--mode", default="auto", choices=("auto", "vmap", "map", "chunked"),
-                       help="how a chunk is batched (default auto: map for a CNN on CPU, else vmap)")
-    sweep.add_argument("--metric", help="metric to rank by (default: [sweep] metric, else val_accuracy; "
-                                        "val_rmse for regression)")
-    sweep.add_argument("--top", type=int, default=10, help="rows of the printed table")
+    sweep.add_argument("--data-seed", type=_seed, default=0, help="seed of the train/validation/test split")
+    sweep.add_argument("--chunk-size", type=_count,
+                       help="trials per compiled call (default: [sweep] chunk_size, else fit a quarter of memory)")
+    sweep.add_argument("--parts", type=_count, help="slices of a chunk run side by side from host threads "
+                                                     "(default on one CPU device: one per core, at most 4 trials each)")
+    sweep.add_argument("--mode", default="auto", choices=sweep_lib.MODES,
+                       help="how a chunk is batched (auto: map for a CNN on CPU, else vmap)")
+    sweep.add_argument("--metric", help="validation metric to select by (default: [sweep] metric, else "
+                                        "val_accuracy; val_rmse for regression)")
+    sweep.add_argument("--top", type=_count, default=10, help="rows of the printed table")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=_sweep)
 
-    report = commands.add_parser("report", help="print the table and redraw the figures of a run, or compare runs",
-                                 description="Print the ranked table of a sweep and redraw its figures from disk; "
-                                             "given several run directories, compare their best configurations "
-                                             "(seeds paired, the mean difference from the first with a 95% interval).")
+    report = command("report", help="print the table and redraw the figures of a run, or compare runs",
+                     description="Print the ranked table of a sweep and redraw its figures from disk; "
+                                 "given several run directories, compare their best configurations "
+                                 "(seeds paired, the mean difference from the first with a 95% interval).")
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="directories written by jaxdl sweep")
     _add_import(report)
     report.add_argument("--metric", help="metric to rank by (default: the sweep's)")
-    report.add_argument("--top", type=int, default=10, help="rows of the printed table")
+    report.add_argument("--top", type=_count, default=10, help="rows of the printed table")
     report.set_defaults(handler=_report_command)
 
-    train = commands.add_parser("train", help="train one model and plot its learning curves",
-                                description="Train one model, print the per-epoch table and test metrics, "
-                                            "and write the learning curves as a PNG.")
+    train = command("train", help="train one model and plot its learning curves",
+                    description="Train one model, print the per-epoch table and test metrics, "
+                                "and write the weights, metrics.json and the learning curves as a PNG.")
     train.add_argument("--dataset", default="digits", help="digits, mnist, fashion_mnist or cifar10")
     train.add_argument("--data-dir", help="folder with the data files (all but digits)")
     _add_import(train)
@@ -311,26 +379,29 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
     train.add_argument("--task", choices=("classification", "regression"),
                        help="task (default: read from the targets' type)")
-    train.add_argument("--model", default="mlp", help="a registered model: mlp (default), cnn, or one of yours")
+    train.add_argument("--model", default="mlp", help=f"a model; {registered(registry.MODELS)}")
     train.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
                        help="a setting of the model, e.g. --model-arg width=128 (repeatable)")
-    train.add_argument("--hidden", type=int, nargs="+", default=[64, 64], help="MLP hidden widths (default 64 64)")
-    train.add_argument("--activation", default="relu", help="a jaxdl.activations name")
-    train.add_argument("--optimizer", default="adam", help="a jaxdl.optim name")
-    train.add_argument("--schedule", default="constant_schedule", help="a jaxdl.schedules name")
-    train.add_argument("--learning-rate", type=float, default=1e-3)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--epochs", type=int, default=20)
+    train.add_argument("--hidden", type=_count, nargs="+", default=[64, 64], help="MLP hidden widths")
+    train.add_argument("--activation", default="relu", help=f"an activation; {registered(registry.ACTIVATIONS)}")
+    train.add_argument("--optimizer", default="adam", help=f"an optimizer; {registered(registry.OPTIMIZERS)}")
+    train.add_argument("--schedule", default="constant_schedule",
+                       help=f"a learning-rate schedule; {registered(registry.SCHEDULES)}")
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="initial (or peak) learning rate")
+    train.add_argument("--batch-size", type=_count, default=32, help="mini-batch size")
+    train.add_argument("--epochs", type=_count, default=20, help="epochs")
     train.add_argument("--dropout-rate", type=float, default=0.0, help="dropout after each hidden layer")
     train.add_argument("--dropout", default="standard", choices=("standard", "alpha"),
                        help="dropout kind when --dropout-rate > 0 (alpha for SELU)")
     train.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay")
     train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda/(2m)||W||^2")
     train.add_argument("--batch-norm", choices=("before", "after"), help="batch norm before or after the activation")
-    train.add_argument("--patience", type=int, help="early stopping patience in epochs (default: off)")
+    train.add_argument("--patience", type=_count,
+                       help="early stopping: stop after this many epochs without improvement and restore the best "
+                            "epoch (default: off, the last epoch is kept)")
     train.add_argument("--set", action="append", metavar="NAME=VALUE",
                        help="further optimizer or schedule hyperparameters, e.g. --set b1=0.95")
-    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation, batches and split")
     train.add_argument("--out", help="new folder for the weights, metrics.json and curves "
                                       "(default: the next free runs/train/run-N; never overwritten)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -338,24 +409,45 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(error: BaseException) -> list[str]:
+    """An error's lines: an OS error names its file; a value error may list several problems."""
+    if isinstance(error, OSError) and error.strerror:
+        where = ": ".join(str(name) for name in (error.filename, error.filename2) if name is not None)
+        return [f"{where}: {error.strerror}" if where else error.strerror]
+    if isinstance(error, MemoryError):
+        return [f"out of memory{': ' + str(error) if str(error) else ''} (is a file or size far larger than meant?)"]
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    return lines if isinstance(error, ValueError) else lines[:1]
+
+
 def main(argv=None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit:
+        if exit.code in (0, None):
+            raise  # --help, --version
+        return int(exit.code)
     if args.command is None:
         parser.print_help()
         return 2
-    from jaxdl.data import DataError
-    from jaxdl.sweep.store import PlanMismatchError
+    import jax
 
+    from jaxdl import _xla
+    from jaxdl.data import DataError
+    from jaxdl.sweep.store import PlanMismatchError, RunLockedError
+
+    _xla.enable_compilation_cache()
     try:
         return args.handler(args)
     except KeyboardInterrupt:
-        print("jaxdl: interrupted - rerun the same command to resume", file=sys.stderr)
+        print(f"jaxdl: {INTERRUPTED}", file=sys.stderr)
         return 130
-    except (ValueError, OSError, DataError, PlanMismatchError) as error:
-        message = str(error).strip().splitlines()
-        print(f"jaxdl: error: {message[0] if message else type(error).__name__}", file=sys.stderr)
-        for line in message[1:]:
+    except (ValueError, OSError, DataError, PlanMismatchError, RunLockedError, OverflowError, MemoryError,
+            jax.errors.JaxRuntimeError) as error:
+        first, *rest = _message(error)
+        print(f"jaxdl: error: {first}", file=sys.stderr)
+        for line in rest:
             print(f"  {line}", file=sys.stderr)
         return 2
 

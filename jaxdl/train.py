@@ -50,6 +50,7 @@ import dataclasses
 import inspect
 import math
 import numbers
+import os
 from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
@@ -85,9 +86,16 @@ __all__ = [
     "evaluate",
     "static_keys",
     "dynamic_keys",
+    "check_values",
+    "trial_bytes",
+    "data_bytes",
+    "free_memory_bytes",
+    "check_memory",
 ]
 
 TASKS = ("classification", "regression")
+MAX_EPOCHS = 1_000_000
+"""The most epochs a run may ask for: one scan step each, and a history entry per epoch and metric."""
 _DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
 _DEFAULT_METRICS = {"classification": ("accuracy",), "regression": ("rmse", "r2")}
 _REGULARIZERS = ("l1", "max_norm", "clip_norm", "clip_value")
@@ -209,9 +217,20 @@ class TrainConfig:
       epochs: number of epochs.
       early_stopping: stop when ``monitor`` has not improved by ``min_delta``
         for ``patience`` epochs.
-      monitor: ``"val_loss"`` or ``"val_<metric>"`` (early stopping, plateau and
-        best epoch); its direction comes from the metric table.
-      patience, min_delta, restore_best: early stopping settings (Keras semantics).
+      monitor: the selection metric, ``"val_loss"`` or ``"val_<metric>"``
+        (early stopping, plateau and best epoch); ``None`` is the task's
+        first metric (``val_accuracy``; ``val_rmse``), the one a sweep ranks
+        by. Its direction comes from the metric table.
+      patience, min_delta: early stopping settings (Keras semantics).
+      restore_best: return the best epoch's weights instead of the last
+        epoch's. ``None`` (the default) restores exactly when early stopping
+        is on, as Keras' ``EarlyStopping(restore_best_weights=True)`` does;
+        ``True`` restores without early stopping too (selection by the
+        validation metric over every epoch), ``False`` never.
+
+    The returned state is the selected one: its validation metrics are what a
+    sweep ranks by, and its test metrics are held out (reported, never used
+    to select).
       reduce_on_plateau: multiply the learning rate by ``plateau_factor`` after
         ``plateau_patience`` epochs without improvement.
       plateau_factor, plateau_patience: reduce-on-plateau settings.
@@ -233,10 +252,10 @@ class TrainConfig:
     batch_size: int = 32
     epochs: int = 20
     early_stopping: bool = False
-    monitor: str = "val_loss"
+    monitor: str | None = None
     patience: int = 5
     min_delta: float = 0.0
-    restore_best: bool = True
+    restore_best: bool | None = None
     reduce_on_plateau: bool = False
     plateau_factor: float = 0.1
     plateau_patience: int = 3
@@ -269,13 +288,18 @@ class TrainConfig:
             raise ValueError(f"class_weight must be None, 'balanced' or one weight per class, got {self.class_weight!r}")
         if isinstance(self.class_weight, tuple) and any(not (w >= 0 and math.isfinite(w)) for w in self.class_weight):
             raise ValueError(f"class weights must be finite and non-negative, got {list(self.class_weight)}")
-        if not (isinstance(self.monitor, str) and self.monitor.startswith("val_")):
-            raise ValueError(f"monitor must be 'val_loss' or 'val_<metric>', got {self.monitor!r}")
-        metrics_lib.maximize(self.monitor)
+        if self.monitor is not None:
+            if not (isinstance(self.monitor, str) and self.monitor.startswith("val_")):
+                raise ValueError(f"monitor must be None, 'val_loss' or 'val_<metric>', got {self.monitor!r}")
+            metrics_lib.maximize(self.monitor)
+        if self.restore_best not in (None, True, False):
+            raise ValueError(f"restore_best must be None, true or false, got {self.restore_best!r}")
         for name in ("batch_size", "epochs", "patience", "plateau_patience"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.epochs > MAX_EPOCHS:
+            raise ValueError(f"epochs must be at most {MAX_EPOCHS:,} (jaxdl.train.MAX_EPOCHS), got {self.epochs:,}")
         if not (isinstance(self.min_delta, numbers.Real) and self.min_delta >= 0):
             raise ValueError(f"min_delta must be a non-negative number, got {self.min_delta!r}")
         if not (isinstance(self.plateau_factor, numbers.Real) and 0 < self.plateau_factor < 1):
@@ -356,15 +380,21 @@ class TrainConfig:
             metric_task = registry.METRICS.info(name).get("task")
             if metric_task not in (None, task):
                 raise ValueError(f"metric {name!r} is for {metric_task}, but the task is {task}")
-        if self.monitor != "val_loss" and self.monitor[len("val_"):] not in names:
-            raise ValueError(f"monitor {self.monitor!r} is not measured; metrics are {list(names)}")
+        monitor = self.monitor or f"val_{names[0]}"
+        if monitor != "val_loss" and monitor[len("val_"):] not in names:
+            raise ValueError(f"monitor {monitor!r} is not measured; metrics are {list(names)}")
         if isinstance(self.class_weight, tuple) and task == "classification" and len(self.class_weight) != data.num_classes:
             raise ValueError(f"class_weight has {len(self.class_weight)} weights for {data.num_classes} classes")
         if self.class_weight is not None and task != "classification":
             raise ValueError("class_weight needs a classification task")
-        if self.task == task and self.loss == loss and self.metrics == tuple(names):
+        if self.task == task and self.loss == loss and self.metrics == tuple(names) and self.monitor == monitor:
             return self
-        return dataclasses.replace(self, task=task, loss=loss, metrics=tuple(names))
+        return dataclasses.replace(self, task=task, loss=loss, metrics=tuple(names), monitor=monitor)
+
+    @property
+    def restores(self) -> bool:
+        """Whether the run returns the best epoch's weights (:attr:`restore_best`, resolved)."""
+        return self.early_stopping if self.restore_best is None else self.restore_best
 
 
 def _check_schedule(schedule) -> None:
@@ -472,6 +502,114 @@ def dynamic_keys(config: TrainConfig, task: str | None = None) -> dict[str, tupl
         for name in names:
             keys.setdefault(name, declared.get(name, BOUNDS.get(name, (None, None))))
     return keys
+
+
+def bound_problem(value: Any, bounds: tuple[float | None, float | None]) -> str | None:
+    """What keeps ``value`` out of ``bounds = (low, high)`` (the range ``[low, high)``), or ``None``.
+
+    The one range test of the dynamic keys: ``jaxdl train``'s flags, the
+    ``--set`` values and the TOML search space all use it.
+    """
+    low, high = bounds
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return f"must be a number, got {value!r}"
+    value = float(value)
+    limits = " and ".join(part for part in (f">= {low:g}" if low is not None else "",
+                                            f"< {high:g}" if high is not None else "") if part)
+    if not (math.isfinite(value) and (low is None or value >= low) and (high is None or value < high)):
+        return f"must be finite{' and ' + limits if limits else ''}, got {value:g}"
+    return None
+
+
+def check_values(config: TrainConfig, flat: Mapping[str, Any], label: Callable[[str], str] = str) -> None:
+    """Check concrete dynamic values against their ranges (:func:`dynamic_keys`).
+
+    Raises:
+      ValueError: the first value out of range, named by ``label(name)``.
+    """
+    for name, bounds in dynamic_keys(config, config.task).items():
+        if flat.get(name) is not None:
+            problem = bound_problem(flat[name], bounds)
+            if problem:
+                raise ValueError(f"{label(name)} {problem}")
+
+
+def data_bytes(data: Data) -> int:
+    """Bytes of every array of ``data``."""
+    return sum(int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(data))
+
+
+def trial_bytes(config: TrainConfig, data: Data) -> int:
+    """A generous estimate of one trial's device memory in a vmapped population, from shapes alone.
+
+    Parameters are held about eight times over (parameters, gradients, updates,
+    two optimizer moments, the best epoch's copy, the carry of the scans, one
+    spare); the forward pass's intermediate values, read off its traced
+    program for one example, for as many rows as the widest evaluation
+    (validation or test set) or batch; and the per-epoch history; all in
+    float32. The data set, shared by the trials, is not counted
+    (:func:`data_bytes`). Nothing is allocated or compiled.
+    """
+    config = config.resolve(data)
+    model = jax.eval_shape(lambda key: build_model(config, data, key), jax.random.key(0))
+    graphdef, params, state, rates, keys = models.split(model)
+    num_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params))
+    example = jax.ShapeDtypeStruct((1, *data.x_train.shape[1:]), jnp.float32)
+    forward = jax.make_jaxpr(lambda p, x: nnx.merge(graphdef, p, state, rates, keys)(x, train=False))(params, example)
+    per_example = sum(math.prod(v.aval.shape) for eqn in forward.eqns for v in eqn.outvars
+                      if hasattr(v.aval, "shape") and v.aval.shape[:1] == (1,)) or 1
+    rows = max(data.x_val.shape[0], data.x_test.shape[0], config.batch_size)
+    history = config.epochs * (3 + 2 * len(config.metrics))
+    return 4 * (8 * num_params + rows * per_example + history)
+
+
+def free_memory_bytes(device=None) -> int:
+    """Free memory of ``device`` (default: the first local one).
+
+    Its allocator's limit less what is in use, or, for CPU devices, the
+    host's available RAM split among the local CPU devices, which share it.
+    """
+    device = device or jax.local_devices()[0]
+    try:
+        stats = device.memory_stats()
+    except Exception:  # some backends do not implement it
+        stats = None
+    if stats and "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
+    try:
+        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # no sysconf names (macOS, Windows): assume 4 GiB
+        free = 4 << 30
+    sharing = len(jax.local_devices()) if device.platform == "cpu" else 1
+    return free // max(1, sharing)
+
+
+def _gib(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size / 4:
+            return f"{count / size:.3g} {unit}"
+    return f"{count} bytes"
+
+
+def check_memory(config: TrainConfig, data: Data, trials: int = 1, memory_bytes: int | None = None) -> int:
+    """Refuse, before anything is allocated, ``trials`` trials (on one device) that cannot fit its memory.
+
+    Returns the estimated bytes (:func:`data_bytes` + ``trials`` x
+    :func:`trial_bytes`).
+
+    Raises:
+      ValueError: the estimate exceeds ``memory_bytes`` (default
+        :func:`free_memory_bytes`); the message says how big it would be.
+    """
+    memory = free_memory_bytes() if memory_bytes is None else memory_bytes
+    per_trial = trial_bytes(config, data)
+    need = data_bytes(data) + trials * per_trial
+    if need > memory:
+        count = "one trial" if trials == 1 else f"{trials} trials per device"
+        raise ValueError(f"{count} of {config.model_name} would need about {_gib(need)} of memory "
+                         f"({_gib(per_trial)} a trial for {config.epochs} epochs, with the data), more than the "
+                         f"{_gib(memory)} free on {jax.local_devices()[0].platform}: make the model or epochs smaller")
+    return need
 
 
 def required_keys(config: TrainConfig) -> set[str]:
@@ -967,8 +1105,8 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
             "value": jnp.where(improved, monitored, best["value"]),
             "epoch": jnp.where(improved, epoch_index + 1, best["epoch"]),
             **{f"val_{name}": jnp.where(improved, val[name], best[f"val_{name}"]) for name in names},
-            "params": _tree_where(improved, state.params, best["params"]) if config.restore_best else None,
-            "batch_stats": _tree_where(improved, state.batch_stats, best["batch_stats"]) if config.restore_best else None,
+            "params": _tree_where(improved, state.params, best["params"]) if config.restores else None,
+            "batch_stats": _tree_where(improved, state.batch_stats, best["batch_stats"]) if config.restores else None,
         }
         wait = jnp.where(improved, 0, flags["wait"] + keep)
         if config.reduce_on_plateau:
@@ -1002,8 +1140,8 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
         "value": jnp.float32(-jnp.inf if maximize else jnp.inf),
         "epoch": jnp.int32(0),
         **{f"val_{name}": jnp.float32(jnp.nan) for name in names},
-        "params": params if config.restore_best else None,
-        "batch_stats": batch_stats if config.restore_best else None,
+        "params": params if config.restores else None,
+        "batch_stats": batch_stats if config.restores else None,
     }
     flags = {
         "epoch": jnp.int32(0),
@@ -1020,7 +1158,7 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
     (state, best, flags), history = jax.lax.scan(epoch, tuple(carry), None, length=config.epochs)
     final_carry = Carry(state, best, flags) if keep_carry else None
     params, batch_stats = state.params, state.batch_stats
-    if config.restore_best:
+    if config.restores:
         has_best = best["epoch"] > 0
         params = _tree_where(has_best, best["params"], params)
         batch_stats = _tree_where(has_best, best["batch_stats"], batch_stats)

@@ -4,7 +4,8 @@ The suite compiles hundreds of tiny programs, so compilation, not running,
 dominates its time. LLVM's optimisation of XLA:CPU code costs three to four
 times more than it saves on programs this small; the tests compile with it
 off. Every comparison in the suite is between programs compiled alike.
-Subprocesses that tests start inherit these settings.
+Subprocesses that tests start inherit these settings, and the persistent
+compilation cache of the jaxdl command is off.
 """
 
 import os
@@ -12,3 +13,6 @@ import os
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_backend_optimization_level=0").strip()
+# The jaxdl command keeps a persistent compilation cache; tests that call it must compile afresh (and not
+# fill the user's cache), so it is off unless a test turns it on for itself.
+os.environ["JAXDL_COMPILATION_CACHE"] = "0"

@@ -35,7 +35,8 @@ def test_train_prints_table_metrics_and_writes_curves(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert re.search(r"^\s+3\s+\d\.\d{4}", out, re.MULTILINE)
-    accuracy = float(re.search(r"test accuracy (\d\.\d+)", out).group(1))
+    accuracy = float(re.search(r"held-out test: accuracy (\d\.\d+)", out).group(1))
+    assert "with the weights of the last epoch (3)" in out  # no early stopping: nothing is restored
     assert accuracy > 0.5
     assert os.path.getsize(tmp_path / "learning_curves.png") > 0
 
@@ -50,10 +51,20 @@ def test_train_prints_table_metrics_and_writes_curves(tmp_path, capsys):
         (["train", "--set", "b1"], "NAME=VALUE"),
         (["report", "/no/such/run"], "/no/such/run"),
         (["sweep", "--config", "/no/such/file.toml"], "file.toml"),
-        (["sweep", "--parts", "0"], "parts must be a positive integer"),
+        (["sweep", "--parts", "0"], "argument --parts: expected a positive integer, got 0"),
+        (["sweep", "--top", "-2"], "argument --top: expected a positive integer, got -2"),
+        (["train", "--seed", str(10**23)], "argument --seed: a seed must be in [0, 2147483647]"),
+        (["train", "--patience", "0"], "argument --patience: expected a positive integer, got 0"),
+        (["train", "--set", "b1=2"], "--set b1 must be finite and >= 0 and < 1, got 2"),
+        (["train", "--learning-rate", "nan"], "--learning-rate must be finite and >= 0, got nan"),
+        (["train", "--dropout-rate", "-0.1"], "--dropout-rate must be finite and >= 0 and < 1"),
+        (["train", "--hidden", "100000000", "--epochs", "1"], "one trial of mlp would need about"),
+        (["train", "--epochs", "2000000"], "epochs must be at most 1,000,000"),
+        (["sweep", "--metric", "bogus"], "bogus"),
     ],
 )
-def test_bad_arguments_give_one_clear_line_and_exit_2(argv, message, capsys):
+def test_bad_arguments_give_one_clear_line_and_exit_2(argv, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a case that wrongly ran would write its runs/ here
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("jaxdl: error:")
@@ -70,10 +81,15 @@ def test_sweep_from_toml_resumes_and_reports(tmp_path, capsys):
     for name in ("results.md", "results.csv", "val_accuracy_vs_learning_rate.png", "best_learning_curves.png"):
         assert (out / name).exists(), name
     assert cli.main(["sweep", "--config", str(config), "--out", str(out), "--quiet"]) == 0
-    assert "resumed: 2 finished chunks" in capsys.readouterr().out
+    assert "already complete: all 2 chunks were found" in capsys.readouterr().out
     assert cli.main(["report", str(out)]) == 0
     table = capsys.readouterr().out
-    assert re.search(r"best trial \d+: model state in .*trial-\d+\.npz", table)
+    # One "best": the table's rank 1, whose best seed's weights were kept.
+    rank_one = re.search(r"^\s+1\s+(\w+)\s+(\S+)", table, re.MULTILINE)
+    best = re.search(r"best configuration \(rank 1\): activation=(\w+), learning_rate=(\S+);", table)
+    assert best and best.groups() == rank_one.groups()
+    trial = int(re.search(r"its best seed, trial (\d+), kept its weights", table).group(1))
+    assert (out / "params" / f"trial-{trial}.npz").exists()
     assert table.count(" relu ") + table.count(" tanh ") == 4
 
 

@@ -92,7 +92,7 @@ def test_user_model_activation_and_optimizer_sweep_resume_after_sigkill_and_repo
     assert _strip(sweep.RunStore(killed).records()) == _strip(records)
 
     assert cli.main(["report", str(killed), "--import", EXAMPLE]) == 0
-    assert "best val_accuracy" in capsys.readouterr().out
+    assert "val_accuracy (mean ± sd)" in capsys.readouterr().out
     # The winner's model comes back, a user model, and scores its record.
     store = sweep.RunStore(reference)
     best = store.best()
@@ -133,7 +133,7 @@ def test_regression_sweep_from_a_file_and_from_arrays_reports_rmse_and_r2(tmp_pa
     assert cli.main(["sweep", "--data", str(tmp_path / "diabetes.npz"), "--config", str(config), "--out", str(out),
                      "--quiet"]) == 0
     table = capsys.readouterr().out
-    assert "regression" in table and "best val_rmse" in table and "test_r2" in table and "test_rmse" in table
+    assert "regression" in table and "val_rmse (mean ± sd)" in table and "test_r2" in table and "test_rmse" in table
 
     data = train.Data.from_arrays(x, y)
     assert data.task == "regression"
@@ -230,7 +230,7 @@ def test_bad_input_is_one_line_exit_2_and_leaves_no_run_directory(tmp_path, caps
 def test_train_writes_weights_metrics_and_curves_into_a_fresh_folder(tmp_path, capsys):
     out = tmp_path / "run"
     assert cli.main(["train", "--epochs", "2", "--hidden", "16", "--out", str(out), "--quiet"]) == 0
-    assert "test accuracy" in capsys.readouterr().out
+    assert "held-out test: accuracy" in capsys.readouterr().out
     written = json.loads((out / "metrics.json").read_text())
     assert (out / "learning_curves.png").stat().st_size > 0
     model = sweep.RunStore(out).load_model(0)
@@ -245,7 +245,7 @@ def test_train_writes_weights_metrics_and_curves_into_a_fresh_folder(tmp_path, c
 
 def _record(trial_id, seed, score, lr):
     trial = Trial(id=trial_id, static={"optimizer": "adam"}, dynamic={"learning_rate": lr}, seed=seed)
-    return make_record(trial, {"val_accuracy": [score]}, 0.0, final={"test_accuracy": score})
+    return make_record(trial, {"val_accuracy": [score]}, 0.0, final={"val_accuracy": score, "test_accuracy": score})
 
 
 def test_comparing_runs_pairs_seeds_and_gives_a_t_interval():

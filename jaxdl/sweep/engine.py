@@ -48,7 +48,7 @@ name the same trials.
 Successive halving. A plan from :func:`~jaxdl.sweep.space.halving_plan`
 carries ``info["rungs"]`` (cumulative epochs) and ``info["eta"]``. Rung 0
 trains every trial for ``rungs[0]`` epochs; the best ``ceil(n / eta)`` by
-``best.<metric>`` (diverged trials last) continue from their scan carry for
+``final.<metric>`` (diverged trials last) continue from their scan carry for
 ``rungs[k] - rungs[k - 1]`` more epochs, exactly as if they had never
 stopped (a schedule's decay length that defaults to "the whole run" spans
 all rungs). Rung ``k``'s chunks are named ``r<k>-g<group>-c<index>``, with
@@ -71,6 +71,7 @@ rungs, and process 0 writes the summary after the last one.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import dataclasses
 import functools
 import inspect
@@ -93,7 +94,7 @@ from jaxdl import metrics as metrics_lib
 from jaxdl import models, schedules
 from jaxdl import train as train_lib
 from jaxdl.sweep import space as space_lib
-from jaxdl.sweep.store import RunStore, atomic_write, make_record, summarize
+from jaxdl.sweep.store import RunStore, atomic_write, check_out, make_record, rank_configurations, summarize, trial_score
 
 __all__ = ["MODES", "SweepResult", "run_sweep", "check_plan", "environment", "auto_mode", "estimate_trial_bytes", "auto_chunk_size",
            "group_config", "population_program", "run_in_parts", "default_parts", "slice_length"]
@@ -129,53 +130,30 @@ class SweepResult:
     chunk_size: int = 0
 
 
-def group_config(static: Mapping[str, Any]) -> train_lib.TrainConfig:
-    """The :class:`~jaxdl.train.TrainConfig` of a static group (``dataset`` is not part of it)."""
-    return train_lib.TrainConfig.from_static(static)
+def group_config(static: Mapping[str, Any], metric: str | None = None) -> train_lib.TrainConfig:
+    """The :class:`~jaxdl.train.TrainConfig` of a static group (``dataset`` is not part of it).
+
+    A validation ``metric`` (the sweep's selection metric, ``val_accuracy``)
+    becomes the run's ``monitor``, so that early stopping, the restored
+    epoch and the sweep's ranking all select by one metric.
+
+    Raises:
+      ValueError: the group sets another ``monitor`` than ``metric``.
+    """
+    config = train_lib.TrainConfig.from_static(static)
+    if metric is None or not metric.startswith("val_"):
+        return config
+    if config.monitor not in (None, metric):
+        raise ValueError(f"monitor {config.monitor!r} differs from the sweep's metric {metric!r}: a sweep selects "
+                         f"by one metric; drop monitor or set the metric to it")
+    return dataclasses.replace(config, monitor=metric)
 
 
 # ---------------------------------------------------------------------------
 # Memory
 
 
-def estimate_trial_bytes(config: train_lib.TrainConfig, data: train_lib.Data) -> int:
-    """A generous estimate of one trial's device memory in a vmapped chunk.
-
-    Parameters are held about eight times over (parameters, gradients, updates,
-    two optimizer moments, the best epoch's copy, the carry of the scans, one
-    spare); the forward pass's intermediate values, read off its traced
-    program for one example, for as many rows as the widest evaluation
-    (validation or test set) or batch, in float32. The data set itself is
-    shared by the trials and not counted here. Any model is measured alike.
-    """
-    model = jax.eval_shape(lambda key: train_lib.build_model(config, data, key), jax.random.key(0))
-    graphdef, params, state, rates, keys = models.split(model)
-    num_params = sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params))
-    example = jax.ShapeDtypeStruct((1, *data.x_train.shape[1:]), jnp.float32)
-    forward = jax.make_jaxpr(lambda p, x: nnx.merge(graphdef, p, state, rates, keys)(x, train=False))(params, example)
-    per_example = sum(math.prod(v.aval.shape) for eqn in forward.eqns for v in eqn.outvars
-                      if hasattr(v.aval, "shape") and v.aval.shape[:1] == (1,)) or 1
-    rows = max(data.x_val.shape[0], data.x_test.shape[0], config.batch_size)
-    return 4 * (8 * num_params + rows * per_example)
-
-
-def _data_bytes(data: train_lib.Data) -> int:
-    return sum(int(np.prod(leaf.shape)) * np.dtype(leaf.dtype).itemsize for leaf in jax.tree.leaves(data))
-
-
-def _free_bytes(device, devices_sharing_host: int) -> int:
-    """Free memory of ``device``: its allocator's limit, or the host's free RAM split among the CPU devices."""
-    try:
-        stats = device.memory_stats()
-    except Exception:  # some backends do not implement it
-        stats = None
-    if stats and "bytes_limit" in stats:
-        return int(stats["bytes_limit"]) - int(stats.get("bytes_in_use", 0))
-    try:
-        free = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # no sysconf names (macOS, Windows): assume 4 GiB
-        free = 4 << 30
-    return free // max(1, devices_sharing_host)
+estimate_trial_bytes = train_lib.trial_bytes  # train owns what a trial is; the engine only asks
 
 
 def auto_chunk_size(
@@ -206,11 +184,10 @@ def auto_chunk_size(
         the number of local devices, which share it).
     """
     if memory_bytes is None:
-        device = jax.local_devices()[0]
-        sharing = len(jax.local_devices()) if device.platform == "cpu" else 1
-        memory_bytes = _free_bytes(device, sharing)
+        memory_bytes = train_lib.free_memory_bytes()
+    train_lib.check_memory(config, data, 1, memory_bytes)
     per_trial = estimate_trial_bytes(config, data)
-    budget = int(fraction * memory_bytes) - _data_bytes(data)
+    budget = int(fraction * memory_bytes) - train_lib.data_bytes(data)
     per_device = max(1, budget // per_trial)
     group = -(-num_trials // num_devices)
     return num_devices * max(1, min(per_device, group))
@@ -529,22 +506,40 @@ class _Carries:
 # Settings shared by the processes of a sweep
 
 
+def _seeds_per_configuration(plan: space_lib.Plan) -> int:
+    counts: dict[str, int] = {}
+    for trial in plan:
+        key = json.dumps([trial.static, trial.dynamic], sort_keys=True, default=str)
+        counts[key] = counts.get(key, 0) + 1
+    return max(counts.values(), default=1)
+
+
 def _resolve_chunk_size(store: RunStore | None, requested: int | None, choose: Callable[[], int],
-                        num_devices: int, settings: dict) -> int:
-    """The chunk size: the stored one when resuming, else ``requested`` (or ``choose()``) rounded up to the devices."""
+                        num_devices: int, settings: dict, seeds: int = 1) -> int:
+    """The chunk size: the stored one when resuming, else ``requested`` (or ``choose()``).
+
+    A multiple of the device count and of ``seeds``, so that a configuration's
+    seeds share a chunk: ``requested`` is rounded up, ``choose()``'s fit down
+    (but never below one configuration).
+    """
     path = None if store is None else os.path.join(store.path, _ENGINE_FILE)
     if path is not None and os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            stored = json.load(file)
-        size = int(stored["chunk_size"])
+        stored = store._read_json(path)
+        if not (isinstance(stored, dict) and isinstance(stored.get("chunk_size"), int) and stored["chunk_size"] >= 1):
+            raise ValueError(f"{path}: not a jaxdl engine file (no positive chunk_size); "
+                             f"delete it only if no chunk has finished, or choose another --out")
+        size = stored["chunk_size"]
         if requested is None or requested in (size, stored.get("requested_chunk_size")):
             return size
         raise ValueError(
             f"{store.path} was run with chunk_size={size}, not {requested}: chunk ids would name other "
             f"trials. Rerun with chunk_size={size} (or leave it unset to reuse it), or choose another --out"
         )
-    size = choose() if requested is None else requested
-    size = num_devices * -(-size // num_devices)
+    multiple = math.lcm(num_devices, seeds)
+    if requested is None:
+        size = multiple * max(1, choose() // multiple)
+    else:
+        size = multiple * -(-requested // multiple)
     if path is not None:
         document = {**settings, "chunk_size": size, "requested_chunk_size": requested}
         atomic_write(path, json.dumps(document, indent=2, sort_keys=True) + "\n")
@@ -558,7 +553,7 @@ def _agree(plan, store, requested, choose, num_devices, settings, rank, world, m
         try:
             if store is not None:
                 store.init(plan, meta)
-            size = _resolve_chunk_size(store, requested, choose, num_devices, settings)
+            size = _resolve_chunk_size(store, requested, choose, num_devices, settings, _seeds_per_configuration(plan))
         except Exception as caught:
             if world == 1:
                 raise
@@ -612,7 +607,7 @@ def check_plan(plan: space_lib.Plan, dataset: Callable[[Mapping[str, Any]], trai
     for group in plan.groups():
         where = ", ".join(f"{k}={v!r}" for k, v in group.static.items()) or "the default configuration"
         try:
-            config = train_lib.check(group_config(group.static), dataset(group.static), sorted(group.dynamic))
+            config = train_lib.check(group_config(group.static, metric), dataset(group.static), sorted(group.dynamic))
         except (ValueError, TypeError) as error:
             raise ValueError(f"{where}: {error}") from None
         if metric is not None:
@@ -678,6 +673,7 @@ class _Run:
     maximize: bool = True
     keep: int = 1
     placed: dict = dataclasses.field(default_factory=dict)
+    chunk_ids: set = dataclasses.field(default_factory=set)  # the chunks this run's stages name
     records: list = dataclasses.field(default_factory=list)
     run: int = 0
     skipped: int = 0
@@ -701,7 +697,8 @@ class _Run:
               earlier: Mapping[int, dict] | None = None) -> list[str]:
         """Train this process's share of ``trials``' chunks; returns every chunk id of the stage."""
         chunks = space_lib.plan_chunks(trials, self.chunk_size, self.num_devices)
-        done = self.store.done_chunks() if self.store is not None else set()
+        self.chunk_ids.update(prefix + c.id for c in chunks)
+        done = self.store.done_chunks(self.chunk_ids) if self.store is not None else set()
         mine = [c for i, c in enumerate(chunks) if i % self.world == self.rank]
         total = sum(c.num_valid for c in mine)
         initial = sum(c.num_valid for c in mine if prefix + c.id in done)
@@ -709,69 +706,70 @@ class _Run:
         bar = tqdm(total=total, initial=initial, unit="trial", desc=desc, disable=not self.progress, dynamic_ncols=True)
         extra = {} if rung is None else {"rung": rung}
         templates: dict[tuple, Any] = {}
-        for chunk in mine:
-            chunk_id = prefix + chunk.id
-            if chunk_id in done:
-                self.skipped += 1
-                continue
-            config = group_config(chunk.static)
-            if epochs is not None:
-                config = dataclasses.replace(config, epochs=epochs)
-            data = self.dataset(chunk.static)
-            defaults = {} if total_epochs is None else _schedule_lengths(config, data, total_epochs)
-            hparams = jax.device_put(_hparams(chunk, config, defaults, data.task), self.population)
-            keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), self.population)
-            carry = None
-            if rung:
-                key = (tuple(sorted(chunk.static.items())), len(chunk))
-                if key not in templates:
-                    templates[key] = jax.eval_shape(
-                        lambda h, k, d: _mapped_train(config, "vmap", 1, True)(h, k, None, d).carry,
-                        hparams, keys, data,
-                    )
-                carry = jax.device_put(carries.take(rung - 1, chunk, templates[key]), self.population)
-            mode = auto_mode(config) if self.mode == "auto" else self.mode
-            step = _compiled(config, mode, self.map_batch_size, keep_carry, self.num_devices)
-            tic = time.perf_counter()
-            parts = default_parts(len(chunk)) if self.parts is None else self.parts
-            result = run_in_parts(step, parts, hparams, keys, carry, self.on_mesh(chunk.static))
-            jax.block_until_ready(result)
-            chunk_records = _records(self.plan, chunk, result, time.perf_counter() - tic, earlier, **extra)
-            if keep_carry:
-                carries.put(rung, chunk_id, chunk, result.carry)  # before the records: they mark the chunk done
-            if self.store is not None:
-                self._save_best_params(chunk, chunk_records, result)  # likewise before the records
-                self.store.write_chunk(chunk_id, chunk_records)
-            else:
-                self.records.extend(_as_stored(record, chunk_id) for record in chunk_records)
-            if self.on_chunk is not None:
-                self.on_chunk(chunk_id, chunk_records)
-            self.run += 1
-            bar.update(chunk.num_valid)
-        bar.close()
+        try:
+            for chunk in mine:
+                chunk_id = prefix + chunk.id
+                if chunk_id in done:
+                    self.skipped += 1
+                    continue
+                config = group_config(chunk.static, self.metric)
+                if epochs is not None:
+                    config = dataclasses.replace(config, epochs=epochs)
+                data = self.dataset(chunk.static)
+                defaults = {} if total_epochs is None else _schedule_lengths(config, data, total_epochs)
+                hparams = jax.device_put(_hparams(chunk, config, defaults, data.task), self.population)
+                keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), self.population)
+                carry = None
+                if rung:
+                    key = (tuple(sorted(chunk.static.items())), len(chunk))
+                    if key not in templates:
+                        templates[key] = jax.eval_shape(
+                            lambda h, k, d: _mapped_train(config, "vmap", 1, True)(h, k, None, d).carry,
+                            hparams, keys, data,
+                        )
+                    carry = jax.device_put(carries.take(rung - 1, chunk, templates[key]), self.population)
+                mode = auto_mode(config) if self.mode == "auto" else self.mode
+                step = _compiled(config, mode, self.map_batch_size, keep_carry, self.num_devices)
+                tic = time.perf_counter()
+                parts = default_parts(len(chunk)) if self.parts is None else self.parts
+                result = run_in_parts(step, parts, hparams, keys, carry, self.on_mesh(chunk.static))
+                jax.block_until_ready(result)
+                chunk_records = _records(self.plan, chunk, result, time.perf_counter() - tic, earlier, **extra)
+                if keep_carry:
+                    carries.put(rung, chunk_id, chunk, result.carry)  # before the records: they mark the chunk done
+                if self.store is not None:
+                    self._save_best_params(chunk, chunk_records, result)  # likewise before the records
+                    self.store.write_chunk(chunk_id, chunk_records)
+                else:
+                    self.records.extend(_as_stored(record, chunk_id) for record in chunk_records)
+                if self.on_chunk is not None:
+                    self.on_chunk(chunk_id, chunk_records)
+                self.run += 1
+                bar.update(chunk.num_valid)
+        finally:
+            bar.close()  # before an error or Ctrl-C message, not after it
         return [prefix + c.id for c in chunks]
 
     def _save_best_params(self, chunk: space_lib.Chunk, chunk_records: list[dict], result) -> None:
-        """Keep the model states of the chunk's ``keep`` best trials that did not diverge.
+        """Keep the model state of the best seed of each of the chunk's ``keep`` best configurations.
 
-        The sweep's ``keep`` best are always among the chunks' ``keep`` best;
-        the rest are deleted when the sweep ends. Saved as ``{"params": ...,
+        A configuration's seeds share a chunk (chunk sizes are multiples of
+        the seed count), so the sweep's ``keep`` best configurations are
+        always among the chunks' ``keep`` best; the rest are deleted when the
+        sweep ends. Saved as ``{"params": ...,
         "batch_stats": ...}`` with ``RunStore.save_params``;
         ``RunStore.load_model(id)`` rebuilds the trained model.
         """
-        ids = [r["id"] for r in chunk_records]
-        scores = [r["best"].get(self.metric) for r in chunk_records]
-        diverged = [r["id"] for r in chunk_records if r["status"] == "diverged"]
-        ranking = [i for i in space_lib.rank_trials(ids, scores, self.maximize, diverged) if i not in diverged]
+        ranked = rank_configurations(chunk_records, self.metric, self.maximize)
         state = {"params": result.params, "batch_stats": result.batch_stats}
-        for trial_id in ranking[: self.keep]:
+        for trial_id in [row["best_trial"] for row in ranked[: self.keep] if row["best_trial"] is not None]:
             row = next(i for i, (trial, valid) in enumerate(zip(chunk.trial_ids, chunk.valid))
                        if valid and int(trial) == trial_id)
             self.store.save_params(trial_id, jax.tree.map(lambda leaf: np.asarray(leaf[row]), state))
 
     def all_records(self) -> list[dict]:
         if self.store is not None:
-            return self.store.records()
+            return self.store.records(self.chunk_ids)
         return sorted(self.records, key=lambda r: (r["id"], r.get("rung") or 0))
 
 
@@ -794,7 +792,7 @@ def _halving(run: _Run, metric: str, maximize: bool) -> tuple[int, list[dict]]:
         current = {r["id"]: r for r in run.all_records() if r.get("rung") == rung}
         ids = [t.id for t in alive]
         survivors = space_lib.successive_halving(
-            ids, [current[i]["best"].get(metric) for i in ids], eta, maximize,
+            ids, [trial_score(current[i], metric) for i in ids], eta, maximize,
             diverged=[i for i in ids if current[i]["status"] == "diverged"],
         )
         alive, earlier = run.plan.select(survivors), current
@@ -837,10 +835,12 @@ def run_sweep(
         threads (:func:`run_in_parts`); ``None``: :func:`default_parts` (on
         one CPU device one per core and per 4 trials, else 1). The numbers
         do not depend on it beyond float32 rounding.
-      metric: ranking metric of the summary and of halving (``best.<metric>``).
+      metric: the selection metric: the runs' ``monitor`` (when it is a
+        validation metric), and what the summary, halving and ``keep`` rank
+        by (``final.<metric>``, the returned state's); test metrics never select.
       maximize: whether larger ``metric`` is better; default, its direction in
         the metric table (:func:`jaxdl.metrics.maximize`).
-      keep: how many of the best trials (by ``best.<metric>``) keep their
+      keep: how many of the best configurations keep their best seed's
         trained state in ``params/``, for ``RunStore.load_model``.
       progress: show a progress bar over trials.
       on_chunk: called with ``(chunk_id, records)`` after each chunk is written.
@@ -872,6 +872,8 @@ def run_sweep(
     rank, world = jax.process_index(), jax.process_count()
     if world > 1 and out is None:
         raise ValueError(f"a sweep over {world} processes needs a run directory (out) that every process can reach")
+    if out is not None:
+        check_out(out)
     num_devices = len(jax.local_devices())
     store = RunStore(out) if out is not None else None
     run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, *_shardings(), num_devices,
@@ -879,37 +881,47 @@ def run_sweep(
 
     groups = plan.groups()
     resolved = check_plan(plan, run.dataset, metric)
+    if chunk_size is not None:  # an explicit size must fit too; auto_chunk_size checks its own
+        for group in groups:
+            train_lib.check_memory(group_config(group.static, metric), run.dataset(group.static),
+                                   -(-min(chunk_size, len(group)) // num_devices))
 
     def choose() -> int:
         # The size that fits every group; capped by the largest group, not the smallest, which is simply one chunk.
         largest = max(len(g) for g in groups)
-        return min(auto_chunk_size(group_config(g.static), run.dataset(g.static), largest, num_devices) for g in groups)
+        return min(auto_chunk_size(group_config(g.static, metric), run.dataset(g.static), largest, num_devices)
+                   for g in groups)
 
     settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
     names = sorted({group.static.get("dataset") for group in groups}, key=str)
     data_info = {str(name): _data_info(run.dataset({"dataset": name} if name is not None else {})) for name in names}
-    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}}
-    run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world, meta)
-    if store is not None and rank == 0:
-        store.write_run({
-            "groups": [{"static": g.static, "dataset": str(g.static.get("dataset")), "config": config.flat()}
-                        for g, config in zip(groups, resolved)],
-            "data": data_info, **environment()})
-
+    # Whatever changes the numbers: a resume must give the same (the store says what differs).
+    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}, "mode": mode}
     if halving:
-        last, log = _halving(run, metric, maximize)
-        records = run.all_records()
-        summary = summarize([r for r in records if r.get("rung") == last], metric, maximize)
-        summary["rungs"] = log
-    else:
-        run.stage(plan)
-        _barrier("jaxdl-sweep-done", world)
-        records = run.all_records()
-        summary = summarize(records, metric, maximize)
-    summary.update(fingerprint=plan.fingerprint(), num_trials=len(plan))
-    if store is not None:
-        summary["chunks_done"] = sorted(store.done_chunks())
-        if rank == 0:
-            store.write_summary(summary)
-            store.keep_only([i for i in summary["ranking"] if _ok(records, i)][:keep])
+        meta["metric"] = metric  # it picks each rung's survivors
+    locked = store.lock() if store is not None and rank == 0 else contextlib.nullcontext()
+    with locked:
+        run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world, meta)
+        if store is not None and rank == 0:
+            store.write_run({
+                "groups": [{"static": g.static, "dataset": str(g.static.get("dataset")), "config": config.flat()}
+                            for g, config in zip(groups, resolved)],
+                "data": data_info, **environment()})
+
+        if halving:
+            last, log = _halving(run, metric, maximize)
+            records = run.all_records()
+            summary = summarize([r for r in records if r.get("rung") == last], metric, maximize)
+            summary["rungs"] = log
+        else:
+            run.stage(plan)
+            _barrier("jaxdl-sweep-done", world)
+            records = run.all_records()
+            summary = summarize(records, metric, maximize)
+        summary.update(fingerprint=plan.fingerprint(), num_trials=len(plan))
+        if store is not None:
+            summary["chunks_done"] = sorted(store.done_chunks(run.chunk_ids))
+            if rank == 0:
+                store.write_summary(summary)
+                store.keep_only([ids[0] for ids in summary["configurations"][:keep] if _ok(records, ids[0])])
     return SweepResult(records, summary, store, run.run, run.skipped, time.perf_counter() - start, run.chunk_size)

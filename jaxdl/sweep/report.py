@@ -1,9 +1,10 @@
 """Reports of a finished (or partly finished) sweep: a ranked table and figures.
 
 Trials that differ only by seed form one configuration; the table ranks
-configurations by the mean over seeds of ``best.<metric>`` and shows its
-spread (sample standard deviation), the test metric of the returned state,
-and how many seeds diverged. Only the settings that vary across the sweep
+configurations by the mean over seeds of ``final.<metric>``, the validation
+metric of the state each trial returned, and shows its spread (sample
+standard deviation), the held-out test metrics of that same state (never
+used to rank), and how many seeds diverged. Only the settings that vary across the sweep
 become columns.
 """
 
@@ -17,6 +18,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from jaxdl import plots
+from jaxdl.sweep import store
 
 __all__ = ["compare_runs", "configurations", "format_comparison", "format_table", "test_columns", "write_report"]
 
@@ -33,40 +35,24 @@ def _number(value) -> float:
 def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accuracy") -> list[dict]:
     """Group trials by configuration (everything but the seed), ranked best first.
 
-    Each row has ``settings`` (the varying static and dynamic values),
-    ``mean``/``std``/``n`` of ``best.<metric>`` over seeds, the mean over
-    seeds of every test metric but the loss (``test_accuracy``, or
-    ``test_rmse`` and ``test_r2``), ``diverged`` (count) and ``trial_ids``.
-    Diverged seeds count as NaN; a configuration with no finite score ranks last.
+    The ranking is :func:`jaxdl.sweep.store.rank_configurations` (by the
+    returned state's ``final.<metric>``, mean over seeds), with each row's
+    ``settings`` (the varying static and dynamic values) and the mean over
+    seeds of every held-out test metric but the loss (``test_accuracy``, or
+    ``test_rmse`` and ``test_r2``) added. Diverged seeds count as NaN; a
+    configuration with no finite score ranks last.
     """
-    from jaxdl import metrics
-
-    maximize = metrics.maximize(metric)
     test_names = test_columns(records)
     columns = [("static", n) for n in _varying(records, "static")] + [("dynamic", n) for n in _varying(records, "dynamic")]
-    groups: dict[str, list] = {}
-    for record in records:
-        key = json.dumps({"static": record["static"], "dynamic": record["dynamic"]}, sort_keys=True)
-        groups.setdefault(key, []).append(record)
+    by_id = {r["id"]: r for r in records}
     rows = []
-    for members in groups.values():
-        scores = np.array([_number(m["best"].get(metric)) if m["status"] == "ok" else np.nan for m in members])
-        finite = scores[np.isfinite(scores)]
-        row = {
-            "settings": {name: members[0][part].get(name) for part, name in columns},
-            "mean": float(finite.mean()) if finite.size else float("nan"),
-            "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
-            "n": len(members),
-            "diverged": sum(m["status"] == "diverged" for m in members),
-            "trial_ids": sorted(m["id"] for m in members),
-        }
+    for row in store.rank_configurations(records, metric):
+        members = [by_id[i] for i in row["trial_ids"]]
+        row["settings"] = {name: members[0][part].get(name) for part, name in columns}
         for name in test_names:
             tests = np.array([_number(m["final"].get(name)) if m["status"] == "ok" else np.nan for m in members])
             row[name] = float(np.nanmean(tests)) if np.any(np.isfinite(tests)) else float("nan")
         rows.append(row)
-    sign = -1.0 if maximize else 1.0
-    rows.sort(key=lambda r: (not np.isfinite(r["mean"]), sign * r["mean"] if np.isfinite(r["mean"]) else 0.0,
-                             r["trial_ids"][0]))
     return rows
 
 
@@ -90,7 +76,7 @@ def format_table(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy"
     shown = list(rows[:top] if top else rows)
     names = list(shown[0]["settings"]) if shown else []
     tests = _row_tests(shown)
-    header = ["rank", *names, f"best {metric} (mean ± sd)", *tests, "seeds", "diverged"]
+    header = ["rank", *names, f"{metric} (mean ± sd)", *(f"{t} (held out)" for t in tests), "seeds", "diverged"]
     body = []
     for rank, row in enumerate(shown, 1):
         score = "diverged" if not np.isfinite(row["mean"]) else f"{row['mean']:.4f} ± {row['std']:.4f}"
@@ -131,7 +117,7 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
         names = list(rows[0]["settings"]) if rows else []
         tests = _row_tests(rows)
         writer = csv.writer(f)
-        writer.writerow([*names, f"mean_best_{metric}", f"std_best_{metric}", *tests, "seeds", "diverged"])
+        writer.writerow([*names, f"mean_{metric}", f"std_{metric}", *tests, "seeds", "diverged"])
         for row in rows:
             writer.writerow([*(_format(row["settings"][n]) for n in names), row["mean"], row["std"],
                              *(row[t] for t in tests), row["n"], row["diverged"]])
@@ -140,19 +126,18 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
     group_name = static_names[0] if static_names else None
     label = (lambda r: _format(r["static"][group_name])) if group_name else (lambda r: "all")
     if "learning_rate" in _varying(records, "dynamic"):
-        scores = [_number(r["best"].get(metric)) if r["status"] == "ok" else np.nan for r in records]
+        scores = [store.trial_score(r, metric, store.SELECTION) for r in records]
         paths["metric_figure"] = plots.plot_metric_against(
             [r["dynamic"]["learning_rate"] for r in records], scores, [label(r) for r in records],
             os.path.join(out_dir, f"{metric}_vs_learning_rate.png"),
-            xlabel="learning rate", ylabel=f"best {metric}", title=f"best {metric} against learning rate",
+            xlabel="learning rate", ylabel=metric, title=f"{metric} against learning rate",
         )
     by_id = {r["id"]: r for r in records}
     best_of_group: dict[str, Mapping[str, Any]] = {}
     for row in rows:
-        if not np.isfinite(row["mean"]) or len(best_of_group) == 6:
+        if row["best_trial"] is None or len(best_of_group) == 6:
             continue
-        trial = max((by_id[i] for i in row["trial_ids"] if by_id[i]["status"] == "ok"),
-                    key=lambda r: _number(r["best"].get(metric)))
+        trial = by_id[row["best_trial"]]
         best_of_group.setdefault(label(trial), trial)
     if best_of_group:
         # Same colour for a group in both figures: first-appearance order, as the scatter uses.
@@ -169,9 +154,9 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
 
 
 def _seed_scores(records: Sequence[Mapping[str, Any]], trial_ids: Sequence[int], metric: str) -> dict[int, float]:
-    """``{seed: best.<metric>}`` of a configuration's trials; diverged seeds are NaN."""
+    """``{seed: final.<metric>}`` of a configuration's trials; diverged seeds are NaN."""
     chosen = [r for r in records if r["id"] in set(trial_ids)]
-    return {r["seed"]: (_number(r["best"].get(metric)) if r["status"] == "ok" else float("nan")) for r in chosen}
+    return {r["seed"]: store.trial_score(r, metric, store.SELECTION) for r in chosen}
 
 
 def compare_runs(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = "val_accuracy") -> list[dict]:
@@ -222,7 +207,7 @@ def compare_runs(runs: Mapping[str, Sequence[Mapping[str, Any]]], metric: str = 
 
 def format_comparison(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy") -> str:
     """The rows of :func:`compare_runs` as a text table."""
-    header = ["run", "best configuration", f"best {metric} (mean ± sd)", "seeds",
+    header = ["run", "best configuration", f"{metric} (mean ± sd)", "seeds",
               f"difference from {rows[0]['name']} (95% interval)", "paired seeds"]
     body = []
     for row in rows:

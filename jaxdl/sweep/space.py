@@ -186,6 +186,16 @@ _TOP_LEVEL = ("import", "space", "sweep", "data")
 
 STRATEGIES: tuple[str, ...] = ("grid", "random", "halving")
 
+MAX_TRIALS = 100_000
+"""The most trials one plan may hold. A larger plan is refused before it is built, with its size:
+its trial list alone would take gigabytes of host memory, and one compiled group would run for days."""
+
+
+def _check_count(count: int, what: str) -> None:
+    if count > MAX_TRIALS:
+        raise ValueError(f"{what} would make {count:,} trials, more than the {MAX_TRIALS:,} a plan may hold "
+                         f"(jaxdl.sweep.space.MAX_TRIALS): use fewer values, samples or seeds")
+
 def _positive_int_keys() -> frozenset[str]:
     """TrainConfig fields that are counts (batch size, epochs, patience)."""
     from jaxdl import train
@@ -417,8 +427,8 @@ class LogGrid(Distribution):
         found = _range_problems(self.kind, self.low, self.high)
         if not found and self.low <= 0:
             found = [f"loggrid bounds must be positive, got low={self.low!r}"]
-        if not (_is_int(self.num) and self.num >= 2):
-            found.append(f"loggrid num must be an integer >= 2, got {self.num!r}")
+        if not (_is_int(self.num) and 2 <= self.num <= MAX_TRIALS):
+            found.append(f"loggrid num must be an integer from 2 to {MAX_TRIALS:,}, got {self.num!r}")
         return found
 
     def support(self) -> tuple[float, float, bool]:
@@ -674,10 +684,12 @@ def _key_problems(space: Space, key: str, spec: Any, known: Mapping[str, frozens
         return [f"unknown key: neither a static key (TrainConfig field) nor a known dynamic hyperparameter{hint}"]
     if isinstance(spec, Distribution):
         found = spec.problems()
-        if not found and type(spec) is Choice:
+        if not found and isinstance(spec, Choice):
             bad = [v for v in spec.values() if not _is_number(v)]
             if bad:
                 found = [f"dynamic key must be numeric, got choice values {bad!r}"]
+            elif not all(math.isfinite(v) for v in spec.values()):
+                found = [f"values must be finite, got {list(spec.values())!r}"]
     elif not _is_number(spec):
         found = [f"dynamic key must be numeric, got {spec!r}"]
     elif not math.isfinite(spec):
@@ -725,8 +737,8 @@ def validate(space: Space, known: Mapping[str, Iterable[str]] | None = None) -> 
     overlap = space.static_keys & space.dynamic_keys
     if overlap:
         problems.append(("static_keys", f"keys cannot be both static and dynamic: {sorted(overlap)}"))
-    if not (_is_int(space.seeds) and space.seeds >= 1):
-        problems.append(("seeds", f"must be a positive integer, got {space.seeds!r}"))
+    if not (_is_int(space.seeds) and 1 <= space.seeds <= MAX_TRIALS):
+        problems.append(("seeds", f"must be an integer from 1 to {MAX_TRIALS:,}, got {space.seeds!r}"))
     names = _known_names(known)
     for key, spec in space.params.items():
         problems += [(key, message) for message in _key_problems(space, key, spec, names)]
@@ -1019,9 +1031,13 @@ def grid_plan(space: Space, known: Mapping[str, Iterable[str]] | None = None) ->
                   for key, tables in space.when.items() for value, table in tables.items()
                   for name, v in table.items() if isinstance(v, Distribution) and not v.enumerable]
     _raise_problems(continuous, "grid")
+    axes = [len(v.values()) if isinstance(v, Distribution) else 1 for v in space.params.values()]
+    _check_count(math.prod(axes) * space.seeds, f"the grid ({' x '.join(map(str, axes))} x {space.seeds} seeds)")
     configs = []
     for config in _product(space.params):
-        configs += [{**config, **extra} for extra in _product(space.conditional(config))]
+        extras = _product(space.conditional(config))
+        configs += [{**config, **extra} for extra in extras]
+        _check_count(len(configs) * space.seeds, "the grid with its conditional values")
     return _expand(space, configs, {"strategy": "grid"})
 
 
@@ -1070,6 +1086,7 @@ def random_plan(
     validate(space, known)
     if not (_is_int(num_samples) and num_samples >= 1):
         raise ValueError(f"num_samples must be a positive integer, got {num_samples!r}")
+    _check_count(num_samples * space.seeds, f"num_samples = {num_samples:,} x {space.seeds} seeds")
     entropy = _entropy(seed)
 
     def column(name: str, spec: Any) -> list:
@@ -1278,8 +1295,8 @@ def _check_setting(key: str, value: Any) -> str | None:
         return f"must be one of {list(STRATEGIES)}, got {value!r}"
     if key in positive_ints and not (_is_int(value) and value >= 1):
         return f"must be a positive integer, got {value!r}"
-    if key == "seed" and not (_is_int(value) and value >= 0):
-        return f"must be a non-negative integer, got {value!r}"
+    if key == "seed" and not (_is_int(value) and 0 <= value < 2**63):
+        return f"must be an integer in [0, 2**63), got {value!r}"
     if key == "eta" and not (_is_number(value) and value > 1):
         return f"must be a number > 1, got {value!r}"
     if key == "metric" and not isinstance(value, str):

@@ -18,11 +18,23 @@ Layout of a run directory::
 
 Every file is written atomically: the bytes go to a hidden temporary file in
 the same directory, are flushed and ``fsync``-ed, and ``os.replace`` renames
-the temporary file over the target. A rename within one directory is atomic
+the temporary file over the target (with the permissions of a normally created
+file, ``0666`` less the umask). A rename within one directory is atomic
 on POSIX and Windows, so a reader (or a resumed sweep) sees either the old
 file or the new one, never half of one. A chunk whose file exists is
 finished; :meth:`RunStore.done_chunks` is all a resumed sweep needs to skip
 work already done.
+
+Setting up cannot leave a directory stuck: ``plan.json`` is the first file
+written (atomically), and a directory that holds only jaxdl's hidden files
+(the ``.lock`` file, leftover ``.*.tmp`` files) counts as empty, so an
+interruption at any instant leaves either nothing to resume from (the same
+command starts afresh) or a resumable run. :meth:`RunStore.lock` takes an
+exclusive ``fcntl`` lock on ``.lock``: a second sweep into the same
+directory is refused with one line while the first runs, and leftover
+temporary files are removed once the lock is held. A chunk file counts only
+if its name is a chunk id and it names itself (a copied file does not), and
+a chunk file that is not a jaxdl chunk document is an error naming it.
 
 A record is a JSON object with these fields (:data:`RECORD_FIELDS`)::
 
@@ -44,6 +56,7 @@ them back as NaN.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import math
@@ -60,10 +73,15 @@ __all__ = [
     "RECORD_FIELDS",
     "STATUSES",
     "PlanMismatchError",
+    "RunLockedError",
     "RunStore",
+    "check_out",
     "atomic_write",
     "make_record",
+    "rank_configurations",
     "summarize",
+    "trial_score",
+    "SELECTION",
 ]
 
 RECORD_FIELDS: tuple[str, ...] = (
@@ -82,13 +100,61 @@ RECORD_FIELDS: tuple[str, ...] = (
 
 STATUSES: tuple[str, ...] = ("ok", "diverged")
 
+SELECTION = "final"
+"""The part of a record that selection reads: ``final`` holds the metrics of the state a trial returned
+(its best epoch's under early stopping, else its last epoch's), the state whose test metrics are
+reported and never used to select. ``best`` holds each series' best over epochs, for curves."""
+
 _PLAN_FORMAT = "jaxdl.plan/1"
+TEMPORARY_SUFFIX = ".tmp"
+LOCK_FILE = ".lock"
 _PARAMS_FORMAT = "jaxdl.params/1"
 _CHUNK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
 class PlanMismatchError(ValueError):
     """The run directory holds a different plan than the one given."""
+
+
+class RunLockedError(RuntimeError):
+    """Another process holds the run directory's lock (a sweep into it is running)."""
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _umask()  # read once: setting it to read it is not thread-safe
+
+
+def check_out(path: str | os.PathLike, flag: str = "--out") -> str:
+    """Check, before anything is written, that ``path`` can become (or already is) a directory of ours.
+
+    Raises:
+      ValueError: ``path`` is a file, or lies under one, or its nearest existing
+        folder is not writable; the message names ``flag``.
+    """
+    path = os.fspath(path)
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise ValueError(f"{flag} {path}: is a file, not a directory")
+    existing = os.path.abspath(path)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{flag} {path}: {existing} is a file, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{flag} {path}: {existing} is not writable")
+    return path
+
+
+def _ours(folder: str, name: str) -> bool:
+    """What an interrupted setup may leave in a run directory: the lock, temporary files, an empty ``records/``."""
+    if name == "records":
+        path = os.path.join(folder, name)
+        return os.path.isdir(path) and not os.listdir(path)
+    return name == LOCK_FILE or (name.startswith(".") and name.endswith(TEMPORARY_SUFFIX))
 
 
 # ---------------------------------------------------------------------------
@@ -121,8 +187,10 @@ def atomic_write(path: str | os.PathLike, data: bytes | str) -> None:
     directory, name = os.path.split(os.path.abspath(path))
     if isinstance(data, str):
         data = data.encode("utf-8")
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=".tmp")
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=TEMPORARY_SUFFIX)
     try:
+        if hasattr(os, "fchmod"):  # mkstemp makes the file 0600; give it a normal file's mode
+            os.fchmod(handle, 0o666 & ~_UMASK)
         with os.fdopen(handle, "wb") as file:
             file.write(data)
             file.flush()
@@ -391,15 +459,63 @@ class RunStore:
             os.makedirs(self.records_dir, exist_ok=True)
             self._plan_ids = {t.id for t in plan}
             return True
-        if os.path.isdir(self.path) and os.listdir(self.path):
+        if os.path.isdir(self.path) and not all(_ours(self.path, name) for name in os.listdir(self.path)):
             raise ValueError(
                 f"{self.path} exists and is not a jaxdl run directory (no plan.json); choose another --out directory"
             )
-        os.makedirs(self.records_dir, exist_ok=True)
+        os.makedirs(self.path, exist_ok=True)
         document = {"format": _PLAN_FORMAT, "fingerprint": fingerprint, "plan": plan.to_dict(), "meta": meta}
         atomic_write(self.plan_path, json.dumps(document, sort_keys=True, allow_nan=False) + "\n")
+        os.makedirs(self.records_dir, exist_ok=True)
         self._plan_ids = {t.id for t in plan}
         return False
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold an exclusive lock on the run directory (created if need be) while the block runs.
+
+        Once it is held, temporary files that an interrupted writer left are
+        removed. Where ``fcntl`` is missing (Windows) nothing is locked.
+
+        Raises:
+          RunLockedError: another process holds it (its pid is named).
+        """
+        os.makedirs(self.path, exist_ok=True)
+        path = os.path.join(self.path, LOCK_FILE)
+        with open(path, "a+", encoding="utf-8") as file:
+            try:
+                import fcntl
+            except ImportError:  # Windows
+                fcntl = None
+            if fcntl is not None:
+                try:
+                    fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    file.seek(0)
+                    holder = file.read().strip() or "another process"
+                    raise RunLockedError(f"{self.path} is in use by a running sweep (pid {holder}); "
+                                         f"wait for it to finish or choose another --out directory") from None
+            file.seek(0)
+            file.truncate()
+            file.write(str(os.getpid()))
+            file.flush()
+            self.clean()
+            try:
+                yield self
+            finally:
+                file.seek(0)
+                file.truncate()
+
+    def clean(self) -> list[str]:
+        """Remove the temporary files an interrupted writer left (call it holding :meth:`lock`); return them."""
+        removed = []
+        for folder in (self.path, self.records_dir, self.params_dir, os.path.join(self.path, "carries")):
+            if os.path.isdir(folder):
+                for name in os.listdir(folder):
+                    if name.startswith(".") and name.endswith(TEMPORARY_SUFFIX):
+                        os.unlink(os.path.join(folder, name))
+                        removed.append(os.path.join(folder, name))
+        return removed
 
     def meta(self) -> dict:
         """What :meth:`init` stored beside the plan (the data's fingerprints, the mode)."""
@@ -429,15 +545,20 @@ class RunStore:
 
     # -- records ------------------------------------------------------------
 
-    def done_chunks(self) -> set[str]:
-        """Ids of the chunks whose records are on disk; a resumed sweep skips them."""
+    def done_chunks(self, chunk_ids: Iterable[str] | None = None) -> set[str]:
+        """Ids of the chunks whose records are on disk (of ``chunk_ids`` only, when given); a resume skips them.
+
+        A file counts when its name is a chunk id; :meth:`records` also
+        checks that the file names itself.
+        """
         if not os.path.isdir(self.records_dir):
             return set()
-        return {
+        found = {
             name[: -len(".json")]
             for name in os.listdir(self.records_dir)
-            if name.endswith(".json") and not name.startswith(".")
+            if name.endswith(".json") and _CHUNK_ID.match(name[: -len(".json")])
         }
+        return found if chunk_ids is None else found & set(chunk_ids)
 
     def write_chunk(self, chunk_id: str, records: Iterable[Mapping[str, Any]]) -> None:
         """Write one finished chunk's records (padding already dropped) as ``records/<chunk_id>.json``.
@@ -462,15 +583,37 @@ class RunStore:
         text = json.dumps(document, sort_keys=True, allow_nan=False)
         atomic_write(os.path.join(self.records_dir, f"{chunk_id}.json"), text + "\n")
 
-    def records(self) -> list[dict]:
-        """Every stored record, with its ``chunk`` id added, sorted by trial id (then ``rung``).
+    def records(self, chunk_ids: Iterable[str] | None = None) -> list[dict]:
+        """Every stored record (of ``chunk_ids`` only, when given), with its ``chunk`` id added.
 
-        Static values that were tuples come back as tuples (JSON stores lists).
+        Sorted by trial id (then ``rung``). Static values that were tuples
+        come back as tuples (JSON stores lists). A file that does not name
+        itself (a copy of another chunk's file) is not one of this run's
+        chunks and is passed over.
+
+        Raises:
+          ValueError: a chunk file that is not a jaxdl chunk document, or two
+            chunks holding the same trial (and rung); the message names the files.
         """
-        found = []
-        for chunk_id in sorted(self.done_chunks()):
+        found, seen = [], {}
+        for chunk_id in sorted(self.done_chunks(chunk_ids)):
             path = os.path.join(self.records_dir, f"{chunk_id}.json")
-            for record in self._read_json(path)["records"]:
+            document = self._read_json(path)
+            if not (isinstance(document, dict) and isinstance(document.get("records"), list)):
+                raise ValueError(f"{path}: not a jaxdl chunk file (a JSON object with 'chunk' and 'records'); "
+                                 f"delete it to train that chunk again")
+            if document.get("chunk") != chunk_id:
+                continue
+            for number, record in enumerate(document["records"]):
+                try:
+                    _check_record(record, f"{path}, record {number}", None)
+                except ValueError as error:
+                    raise ValueError(f"{error}; delete the file to train that chunk again") from None
+                key = (record["id"], record.get("rung"))
+                if key in seen:
+                    raise ValueError(f"{path} and {seen[key]} both hold trial {record['id']}: "
+                                     f"remove the one that does not belong to this run")
+                seen[key] = path
                 record["static"] = {k: _tuples(v) for k, v in record["static"].items()}
                 record["chunk"] = chunk_id
                 found.append(record)
@@ -546,12 +689,18 @@ class RunStore:
         """The stored summary, or ``None`` before the first :meth:`write_summary`."""
         return self._read_json(self.summary_path) if os.path.exists(self.summary_path) else None
 
-    def best(self, metric: str | None = None, which: str = "best") -> dict:
-        """The best trial, and by which metric: ``{"id", "metric", "score", "maximize", "static", "dynamic", "seed"}``.
+    def best(self, metric: str | None = None, which: str = SELECTION) -> dict:
+        """The best configuration (the report's rank 1), and by which metric.
+
+        Returns ``{"id", "metric", "score", "mean", "std", "n", "trial_ids",
+        "maximize", "static", "dynamic", "seed"}``: ``mean``/``std`` over the
+        configuration's ``n`` seeds, and ``id``, ``seed``, ``score`` of its
+        best seed, whose state :meth:`load_model` loads.
 
         Args:
           metric: default, the one the sweep ranked by (its summary's), else ``val_accuracy``.
-          which: ``"best"`` (best epoch) or ``"final"`` (returned state).
+          which: ``"final"`` (the returned state's metrics, the default) or
+            ``"best"`` (each metric's best epoch, which no returned state need have).
 
         Raises:
           ValueError: no records yet, or every trial diverged.
@@ -566,9 +715,9 @@ class RunStore:
         top = summary["best"]
         if top is None or top["status"] != "ok" or top["score"] is None:
             raise ValueError(f"{self.path}: no trial has a finite {which}.{metric} (every trial diverged?)")
-        return {"id": top["id"], "metric": f"{which}.{metric}", "score": top["score"],
-                "maximize": summary["maximize"], "static": top["static"], "dynamic": top["dynamic"],
-                "seed": top["seed"]}
+        return {"id": top["id"], "metric": f"{which}.{metric}", "score": top["score"], "mean": top["mean"],
+                "std": top["std"], "n": top["n"], "trial_ids": top["trial_ids"], "maximize": summary["maximize"],
+                "static": top["static"], "dynamic": top["dynamic"], "seed": top["seed"]}
 
     def load_model(self, trial_id: int):
         """The trained ``nnx.Module`` of a trial whose state was kept, ready to call as ``model(x, train=False)``.
@@ -721,12 +870,22 @@ def _pandas(method: str):
     return pandas
 
 
-def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", maximize: bool | None = None,
-              which: str = "best") -> dict:
-    """Counts and the best trial, ranked by ``record[which][metric]``.
+def trial_score(record: Mapping[str, Any], metric: str, which: str = SELECTION) -> float:
+    """``record[which][metric]`` as a float; NaN when it is missing or the trial diverged."""
+    value = record[which].get(metric) if record["status"] == "ok" else None
+    return float("nan") if value is None else float(value)
 
-    ``maximize`` defaults to the metric's direction in the metric table
-    (:func:`jaxdl.metrics.maximize`). Diverged trials rank last.
+
+def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maximize: bool | None = None,
+                        which: str = SELECTION) -> list[dict]:
+    """Trials that differ only by seed, as configurations ranked best first by their mean ``record[which][metric]``.
+
+    Each row: ``trial_ids`` (sorted), ``mean`` and ``std`` (sample standard
+    deviation; 0 for one seed) over the seeds that did not diverge, ``n``
+    seeds, ``diverged`` (count) and ``best_trial``, the seed's trial with the
+    best score (``None`` when none is finite). Configurations with no finite
+    score rank last; ties go to the smaller first trial id. This is the one
+    ranking the summary, ``RunStore.best``, ``keep`` and the report's table share.
     """
     if which not in ("best", "final"):
         raise ValueError(f"which must be 'best' or 'final', got {which!r}")
@@ -734,14 +893,56 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
         from jaxdl import metrics
 
         maximize = metrics.maximize(metric)
-    scores = [r[which].get(metric) for r in records]
+    groups: dict[str, list] = {}
+    for record in records:
+        key = json.dumps(_plain({"static": record["static"], "dynamic": record["dynamic"]}), sort_keys=True)
+        groups.setdefault(key, []).append(record)
+    rows = []
+    for members in groups.values():
+        ids = [m["id"] for m in members]
+        scores = np.array([trial_score(m, metric, which) for m in members])
+        finite = scores[np.isfinite(scores)]
+        order = rank_trials(ids, list(scores), maximize, [m["id"] for m in members if m["status"] != "ok"])
+        rows.append({
+            "trial_ids": sorted(ids),
+            "mean": float(finite.mean()) if finite.size else float("nan"),
+            "std": float(finite.std(ddof=1)) if finite.size > 1 else 0.0,
+            "n": len(members),
+            "diverged": sum(m["status"] == "diverged" for m in members),
+            "best_trial": order[0] if finite.size else None,
+        })
+    sign = -1.0 if maximize else 1.0
+    rows.sort(key=lambda r: (not np.isfinite(r["mean"]), sign * r["mean"] if np.isfinite(r["mean"]) else 0.0,
+                             r["trial_ids"][0]))
+    return rows
+
+
+def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", maximize: bool | None = None,
+              which: str = SELECTION) -> dict:
+    """Counts, the trials ranked by ``record[which][metric]``, and the best configuration.
+
+    ``maximize`` defaults to the metric's direction in the metric table
+    (:func:`jaxdl.metrics.maximize`). Diverged trials rank last.
+    ``best`` is the first of :func:`rank_configurations` (the table's rank
+    1): its ``mean``, ``std`` and ``n`` over seeds, its ``trial_ids``, and
+    ``id``/``seed``/``score`` of its best seed's trial, whose state a sweep
+    keeps; ``None`` when no trial has a finite score (every trial diverged).
+    ``configurations`` lists each configuration's trial ids in rank order.
+    """
+    if maximize is None:
+        from jaxdl import metrics
+
+        maximize = metrics.maximize(metric)
+    configurations = rank_configurations(records, metric, maximize, which)
     diverged = [r["id"] for r in records if r["status"] == "diverged"]
-    ranking = rank_trials([r["id"] for r in records], scores, maximize, diverged)
+    ranking = rank_trials([r["id"] for r in records], [trial_score(r, metric, which) for r in records], maximize, diverged)
     best = None
-    if ranking:
-        top = next(r for r in records if r["id"] == ranking[0])
-        best = {key: top[key] for key in ("id", "static", "dynamic", "seed", "status")}
-        best["score"] = top[which].get(metric)
+    if configurations and configurations[0]["best_trial"] is not None:
+        top = configurations[0]
+        trial = next(r for r in records if r["id"] == top["best_trial"])
+        best = {key: trial[key] for key in ("id", "static", "dynamic", "seed", "status")}
+        best.update(score=trial_score(trial, metric, which), mean=top["mean"], std=top["std"], n=top["n"],
+                    trial_ids=top["trial_ids"])
     return _plain(
         {
             "num_records": len(records),
@@ -751,5 +952,7 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
             "maximize": maximize,
             "best": best,
             "ranking": ranking,
+            "configurations": [[c["best_trial"], *[i for i in c["trial_ids"] if i != c["best_trial"]]]
+                               for c in configurations],
         }
     )
