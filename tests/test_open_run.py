@@ -144,7 +144,7 @@ def test_regression_sweep_from_a_file_and_from_arrays_reports_rmse_and_r2(tmp_pa
     assert _strip(result.records) == _strip(sweep.RunStore(out).records())
     store = sweep.RunStore(tmp_path / "arrays")
     best = store.best()
-    assert best["metric"] == "best.val_rmse" and best["maximize"] is False
+    assert best["metric"] == "final.val_rmse" and best["maximize"] is False
     model = store.load_model(best["id"])
     outputs = model(data.x_val, train=False)
     record = next(r for r in result.records if r["id"] == best["id"])
