@@ -49,7 +49,8 @@ second step of ``normalized_sigmoid`` and is not an activation of logits.
 Values at kinks. Where the derivative is undefined, ``<name>_derivative``
 returns what ``jax.grad`` gives for jax.nn's counterpart, and jaxdl's own
 functions differentiate to the same value: ``relu'(0) = 0``,
-``leaky_relu'(0) = 1`` (PyTorch gives ``negative_slope``),
+``leaky_relu'(0) = 1`` (PyTorch gives ``negative_slope``: pass
+``convention="pytorch"``),
 ``elu'(0) = alpha``, ``selu'(0) = lambda * alpha``,
 ``hard_sigmoid'(+-3) = 0``. SERLU has no jax.nn counterpart; its ``x >= 0``
 branch is linear, so ``serlu'(0) = lambda``.
@@ -83,6 +84,7 @@ from jaxdl import registry
 __all__ = [
     "ACTIVATIONS",
     "DERIVATIVES",
+    "LEAKY_RELU_CONVENTIONS",
     "SELU_ALPHA",
     "SELU_SCALE",
     "SERLU_ALPHA",
@@ -205,28 +207,57 @@ def relu_derivative(x: ArrayLike) -> Array:
     return jnp.where(x > 0, 1.0, 0.0).astype(x.dtype)
 
 
-def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
+LEAKY_RELU_CONVENTIONS = ("jax", "pytorch")
+
+
+def _leaky_relu_positive(x: Array, convention: str) -> Array:
+    """Where the unit slope applies: ``x >= 0`` (jax.nn) or ``x > 0`` (PyTorch)."""
+    if convention not in LEAKY_RELU_CONVENTIONS:
+        raise ValueError(
+            f"convention must be one of {list(LEAKY_RELU_CONVENTIONS)}, got {convention!r}"
+        )
+    return x >= 0 if convention == "jax" else x > 0
+
+
+def leaky_relu(x: ArrayLike, negative_slope: ArrayLike = 0.01, convention: str = "jax") -> Array:
     r"""Leaky ReLU, :math:`x` for :math:`x \ge 0`, :math:`s x` otherwise.
+
+    The value is the same in both conventions; they differ in the slope at
+    :math:`x = 0` that ``jax.grad`` gives: 1 with ``convention="jax"`` (the
+    default, as ``jax.grad(jax.nn.leaky_relu)``), :math:`s` with
+    ``convention="pytorch"`` (PyTorch's ``leaky_relu`` backward,
+    :math:`1` only for :math:`x > 0`).
 
     Args:
       x: input.
       negative_slope: :math:`s`, the slope for negative input. Default 0.01,
         as in jax.nn and PyTorch; Keras' ``LeakyReLU`` layer defaults to 0.3
         (the lectures use 0.01, 0.1 and 0.2). Typical range 0.01 to 0.3.
+      convention: ``"jax"`` (default) or ``"pytorch"``: the derivative at 0.
+
+    >>> pytorch_style = functools.partial(leaky_relu, negative_slope=0.25, convention="pytorch")
+    >>> float(jax.grad(leaky_relu)(0.0)), float(jax.grad(pytorch_style)(0.0))
+    (1.0, 0.25)
     """
     x = _as_float(x)
-    return jnp.where(x >= 0, x, negative_slope * x)
+    return jnp.where(_leaky_relu_positive(x, convention), x, negative_slope * x)
 
 
-def leaky_relu_derivative(x: ArrayLike, negative_slope: ArrayLike = 0.01) -> Array:
-    r""":math:`1` for :math:`x \ge 0`, :math:`s` otherwise.
+def leaky_relu_derivative(
+    x: ArrayLike, negative_slope: ArrayLike = 0.01, convention: str = "jax"
+) -> Array:
+    r""":math:`1` for :math:`x > 0`, :math:`s` for :math:`x < 0`; at 0 per ``convention``.
 
-    ``leaky_relu'(0) = 1`` as ``jax.grad(jax.nn.leaky_relu)`` gives; PyTorch
-    gives :math:`s` there.
+    ``leaky_relu'(0) = 1`` with ``convention="jax"`` (default), as
+    ``jax.grad(jax.nn.leaky_relu)`` gives; :math:`s` with
+    ``convention="pytorch"``, as PyTorch's autograd gives.
+
+    >>> float(leaky_relu_derivative(0.0)), float(leaky_relu_derivative(0.0, 0.25, "pytorch"))
+    (1.0, 0.25)
     """
     x = _as_float(x)
     one = jnp.ones_like(x)
-    return jnp.where(x >= 0, one, negative_slope * one)
+    return jnp.where(_leaky_relu_positive(x, convention), one, negative_slope * one)
 
 
 def softplus(x: ArrayLike) -> Array:

@@ -22,8 +22,12 @@ has no such schedule):
 
 * :func:`constant_schedule`
 * :func:`exponential_decay`, :func:`inverse_time_decay`, :func:`power_schedule`
-* :func:`polynomial_schedule`, :func:`linear_schedule`
-* :func:`cosine_decay_schedule`, :func:`warmup_cosine_decay_schedule`
+* :func:`polynomial_schedule` (with Keras' ``cycle``), :func:`linear_schedule`
+* :func:`cosine_decay_schedule` (with PyTorch's periodic continuation),
+  :func:`warmup_cosine_decay_schedule`
+* :func:`cosine_decay_restarts` (Keras ``CosineDecayRestarts``, PyTorch
+  ``CosineAnnealingWarmRestarts``) and :func:`cosine_onecycle_schedule`
+  (optax's, or PyTorch ``OneCycleLR`` with cosine annealing)
 * :func:`inverse_sqrt_schedule` (Transformers' warmup then ``1/sqrt(step)``)
 * :func:`piecewise_constant_schedule` (optax) and
   :func:`piecewise_constant_decay` (Keras)
@@ -72,7 +76,9 @@ __all__ = [
     "PlateauState",
     "Schedule",
     "constant_schedule",
+    "cosine_decay_restarts",
     "cosine_decay_schedule",
+    "cosine_onecycle_schedule",
     "epoch_exponential_decay",
     "epoch_inverse_sqrt_decay",
     "epoch_inverse_time_decay",
@@ -307,6 +313,8 @@ def polynomial_schedule(
     power: ArrayLike,
     transition_steps: ArrayLike,
     transition_begin: ArrayLike = 0,
+    *,
+    cycle: bool = False,
 ) -> Schedule:
     r"""Polynomial transition from ``init_value`` to ``end_value``.
 
@@ -315,7 +323,15 @@ def polynomial_schedule(
         \left(1 - \frac{\min(\max(t - B, 0), T)}{T}\right)^{c} + \alpha_E
 
     held at :math:`\alpha_0` before :math:`B` and at :math:`\alpha_E` after
-    :math:`B + T`.
+    :math:`B + T`. With ``cycle=True`` the horizon instead grows to the first
+    multiple of :math:`T` that the elapsed steps :math:`e = \max(t - B, 0)`
+    have not passed, :math:`\alpha_t = (\alpha_0 - \alpha_E) (1 - e / (T
+    \max(\lceil e / T \rceil, 1)))^c + \alpha_E`: the value reaches
+    :math:`\alpha_E` at every multiple of :math:`T` and jumps back up after it,
+    each time to a lower value. That is Keras' ``PolynomialDecay(
+    initial_learning_rate, decay_steps, end_learning_rate, power, cycle=True)``
+    with ``transition_steps = decay_steps`` (Keras' default ``end_value`` is
+    1e-4 and ``power`` 1).
 
     Args:
       init_value: :math:`\alpha_0`, non-negative.
@@ -324,10 +340,15 @@ def polynomial_schedule(
       transition_steps: :math:`T \ge 0`. Zero means no transition: the value
         stays at ``init_value`` (as in optax).
       transition_begin: :math:`B \ge 0`. Default 0.
+      cycle: Keras' ``cycle``, see above. Default ``False``. Static.
 
     Same signature and values as ``optax.polynomial_schedule``; a concrete
     negative ``transition_steps`` or ``transition_begin`` raises instead of
     falling back, and traced ones fall back as optax does.
+
+    >>> keras_cycle = polynomial_schedule(1.0, 0.0, 1.0, 10, cycle=True)
+    >>> [round(float(keras_cycle(t)), 3) for t in (0, 5, 10, 11, 20, 21)]
+    [1.0, 0.5, 0.0, 0.45, 0.0, 0.3]
     """
     _non_negative("init_value", init_value)
     _non_negative("end_value", end_value)
@@ -338,7 +359,11 @@ def polynomial_schedule(
         init = _as_float(init_value)
         steps = jnp.asarray(transition_steps)
         divisor = _safe_divisor(steps)
-        elapsed = jnp.clip(_as_float(step) - jnp.maximum(transition_begin, 0), 0, divisor)
+        elapsed = jnp.maximum(_as_float(step) - jnp.maximum(transition_begin, 0), 0)
+        if cycle:
+            divisor = divisor * _cycles(elapsed, divisor)
+        else:
+            elapsed = jnp.minimum(elapsed, divisor)
         fraction = 1 - elapsed / divisor
         value = (init - end_value) * fraction**power + end_value
         return jnp.where(steps > 0, value, init)
@@ -370,14 +395,31 @@ def linear_schedule(
     return polynomial_schedule(init_value, end_value, 1, transition_steps, transition_begin)
 
 
+def _cycles(elapsed: jax.Array, length: jax.Array) -> jax.Array:
+    """The smallest whole number k >= 1 with ``k * length >= elapsed`` (Keras' ``cycle`` multiplier).
+
+    Division on XLA:CPU is not correctly rounded (90 / 30 > 3 there), so the
+    quotient's ceiling is checked with products, which are exact for whole numbers.
+    """
+    k = jnp.ceil(elapsed / length)
+    k = jnp.where((k - 1) * length >= elapsed, k - 1, k)
+    k = jnp.where(k * length < elapsed, k + 1, k)
+    return jnp.maximum(k, 1)
+
+
 def _cosine(
-    init_value: ArrayLike, end_value: ArrayLike, decay_steps: ArrayLike, exponent: ArrayLike
+    init_value: ArrayLike,
+    end_value: ArrayLike,
+    decay_steps: ArrayLike,
+    exponent: ArrayLike,
+    periodic: bool = False,
 ) -> Schedule:
-    """Cosine from ``init_value`` at step 0 to ``end_value`` at ``decay_steps``."""
+    """Cosine from ``init_value`` at step 0 to ``end_value`` at ``decay_steps``, then held or on."""
 
     def schedule(step: ArrayLike) -> jax.Array:
         steps = jnp.asarray(decay_steps)
-        progress = jnp.where(steps > 0, jnp.clip(_as_float(step) / _safe_divisor(steps), 0, 1), 1)
+        progress = jnp.maximum(_as_float(step) / _safe_divisor(steps), 0)
+        progress = jnp.where(steps > 0, progress if periodic else jnp.minimum(progress, 1), 1)
         cosine = 0.5 * (1 + jnp.cos(jnp.pi * progress))
         return (_as_float(init_value) - end_value) * cosine**exponent + end_value
 
@@ -389,6 +431,8 @@ def cosine_decay_schedule(
     decay_steps: ArrayLike,
     alpha: ArrayLike = 0.0,
     exponent: ArrayLike = 1.0,
+    *,
+    periodic: bool = False,
 ) -> Schedule:
     r"""Cosine decay (Loshchilov and Hutter, 2017, SGDR).
 
@@ -397,21 +441,37 @@ def cosine_decay_schedule(
         \left(\tfrac12 \left(1 + \cos\frac{\pi \min(t, T)}{T}\right)\right)^{p}
         + a\right]
 
+    By default the value holds at :math:`a \alpha_0` after :math:`T` steps
+    (optax, Keras). ``periodic=True`` drops the :math:`\min`: the cosine goes
+    on with period :math:`2T`, back up to :math:`\alpha_0` at :math:`2T`,
+    which is the closed form of PyTorch's ``CosineAnnealingLR(T_max=T,
+    eta_min=a * base_lr)``, :math:`\eta_t = \eta_{min} + (\eta_{max} -
+    \eta_{min}) (1 + \cos(\pi t / T_{max})) / 2` for every :math:`t`.
+
     Args:
       init_value: :math:`\alpha_0`, non-negative.
       decay_steps: :math:`T > 0`.
       alpha: :math:`a`, the final value as a fraction of ``init_value``,
         non-negative. Default 0.
       exponent: :math:`p`. Default 1.
+      periodic: continue past :math:`T` as PyTorch does. Default ``False``.
+        Static.
 
     Same signature and values as ``optax.cosine_decay_schedule`` and Keras'
     ``CosineDecay`` without warmup. A traced non-positive ``decay_steps``
     gives the final value :math:`a \alpha_0` at every step.
+
+    >>> held = cosine_decay_schedule(1.0, 10)
+    >>> periodic = cosine_decay_schedule(1.0, 10, periodic=True)
+    >>> [round(float(held(t)), 3) for t in (0, 5, 10, 15, 20)]
+    [1.0, 0.5, 0.0, 0.0, 0.0]
+    >>> [round(float(periodic(t)), 3) for t in (0, 5, 10, 15, 20)]
+    [1.0, 0.5, 0.0, 0.5, 1.0]
     """
     _non_negative("init_value", init_value)
     _positive("decay_steps", decay_steps)
     _non_negative("alpha", alpha)
-    return _cosine(init_value, _as_float(init_value) * alpha, decay_steps, exponent)
+    return _cosine(init_value, _as_float(init_value) * alpha, decay_steps, exponent, periodic)
 
 
 def warmup_cosine_decay_schedule(
@@ -482,6 +542,191 @@ def warmup_cosine_decay_schedule(
         ],
         [warmup_steps],
     )
+
+
+def cosine_decay_restarts(
+    init_value: ArrayLike,
+    first_decay_steps: ArrayLike,
+    t_mul: ArrayLike = 2.0,
+    m_mul: ArrayLike = 1.0,
+    alpha: ArrayLike = 0.0,
+) -> Schedule:
+    r"""Cosine decay with warm restarts (SGDR; Keras ``CosineDecayRestarts``).
+
+    Cycle :math:`i = 0, 1, \dots` lasts :math:`T_i = T_0 m^i` steps
+    (:math:`m` = ``t_mul``) and starts at :math:`S_i = T_0 (m^i - 1) / (m -
+    1)` (:math:`T_0 i` when :math:`m = 1`); within it
+
+    .. math::
+      \alpha_t = \alpha_0 \left[(1 - a)\, \tfrac12\, k^i
+        \left(1 + \cos\frac{\pi (t - S_i)}{T_i}\right) + a\right],
+      \qquad S_i \le t < S_{i+1},
+
+    with :math:`k` = ``m_mul``: each cycle decays from :math:`\alpha_0 (a +
+    (1 - a) k^i)` to :math:`a \alpha_0` and restarts at :math:`S_{i+1}`.
+
+    Names and defaults are Keras' (``initial_learning_rate,
+    first_decay_steps, t_mul=2.0, m_mul=1.0, alpha=0.0``), and so are the
+    values. PyTorch's ``CosineAnnealingWarmRestarts(T_0, T_mult=1,
+    eta_min=0)`` stepped every step is ``first_decay_steps=T_0,
+    t_mul=T_mult, m_mul=1, alpha=eta_min / base_lr`` (note PyTorch's default
+    ``T_mult`` is 1, Keras' 2); stepped once per epoch, or with fractional
+    epochs, pass ``first_decay_steps = T_0 * steps_per_epoch``.
+
+    Args:
+      init_value: :math:`\alpha_0`, non-negative.
+      first_decay_steps: :math:`T_0 > 0`, the first cycle's length.
+      t_mul: :math:`m \ge 1`, each cycle's length over the previous one's.
+        Default 2.
+      m_mul: :math:`k \ge 0`, each restart's height over the previous one's.
+        Default 1.
+      alpha: :math:`a`, the minimum as a fraction of ``init_value``,
+        non-negative. Default 0.
+
+    The cycle is found from a logarithm, then checked against :math:`S_i` with
+    products (exact for whole numbers), so a restart falls on :math:`S_i` even
+    where the logarithm or a division rounds the wrong way. A traced
+    non-positive ``first_decay_steps`` gives the
+    minimum :math:`a \alpha_0` at every step; a traced ``t_mul < 1`` is not
+    meaningful.
+
+    >>> schedule = cosine_decay_restarts(1.0, 10, t_mul=2.0, m_mul=0.5)
+    >>> [round(float(schedule(t)), 3) for t in (0, 5, 9, 10, 20, 29, 30)]
+    [1.0, 0.5, 0.024, 0.5, 0.25, 0.003, 0.25]
+    """
+    _non_negative("init_value", init_value)
+    _positive("first_decay_steps", first_decay_steps)
+    _require("t_mul", t_mul, lambda v: v >= 1, "at least 1")
+    _non_negative("m_mul", m_mul)
+    _non_negative("alpha", alpha)
+
+    def schedule(step: ArrayLike) -> jax.Array:
+        init = _as_float(init_value)
+        t = jnp.maximum(_as_float(step), 0)
+        first = _safe_divisor(jnp.asarray(first_decay_steps)).astype(t.dtype)
+        growth = jnp.asarray(t_mul, t.dtype)
+        geometric = growth != 1
+        base = jnp.where(geometric, growth, 2)  # any base > 1 where the cycles do not grow
+
+        def started(cycle):  # S_i <= t, times (m - 1) > 0 so that no division rounds
+            return jnp.where(geometric, first * (base**cycle - 1) <= t * (base - 1), first * cycle <= t)
+
+        periods = t / first
+        logarithm = jnp.log1p(periods * (base - 1)) / jnp.log(base)
+        cycle = jnp.floor(jnp.where(geometric, logarithm, periods))
+        cycle = jnp.where(started(cycle + 1), cycle + 1, cycle)
+        cycle = jnp.where(started(cycle), cycle, cycle - 1)
+        start = jnp.where(geometric, first * (base**cycle - 1) / (base - 1), first * cycle)
+        progress = (t - start) / (first * jnp.where(geometric, base**cycle, 1))
+        cosine = 0.5 * m_mul**cycle * (1 + jnp.cos(jnp.pi * progress))
+        value = init * ((1 - alpha) * cosine + alpha)
+        return jnp.where(jnp.asarray(first_decay_steps) > 0, value, init * alpha)
+
+    return schedule
+
+
+ONECYCLE_CONVENTIONS = ("optax", "pytorch")
+
+
+def cosine_onecycle_schedule(
+    transition_steps: ArrayLike,
+    peak_value: ArrayLike,
+    pct_start: ArrayLike = 0.3,
+    div_factor: ArrayLike = 25.0,
+    final_div_factor: ArrayLike = 1e4,
+    *,
+    three_phase: bool = False,
+    convention: str = "optax",
+) -> Schedule:
+    r"""One-cycle: cosine up from ``peak / div_factor`` to ``peak_value``, then down.
+
+    With :math:`\alpha_P` = ``peak_value``, :math:`\alpha_I = \alpha_P / d`
+    and :math:`\alpha_F = \alpha_I / f` (:math:`d, f` = ``div_factor``,
+    ``final_div_factor``), the schedule runs through the values
+    :math:`\alpha_I, \alpha_P, \alpha_F` (``three_phase=True``:
+    :math:`\alpha_I, \alpha_P, \alpha_I, \alpha_F`, the first two phases
+    symmetric), reaching them at the phase ends :math:`e_0 = 0, e_1, \dots`;
+    between two ends it anneals by a half cosine,
+
+    .. math::
+      \alpha_t = v_{j+1} + (v_j - v_{j+1})\, \tfrac12
+        \left(1 + \cos\frac{\pi (t - e_j)}{e_{j+1} - e_j}\right),
+      \qquad e_j \le t \le e_{j+1},
+
+    and holds at :math:`\alpha_F` after the last end. ``convention`` says
+    where the ends are, for :math:`T` = ``transition_steps`` and :math:`p` =
+    ``pct_start``:
+
+    - ``"optax"`` (default): :math:`\lfloor pT \rfloor` (and
+      :math:`\lfloor 2pT \rfloor`), then :math:`T`; the values of
+      ``optax.cosine_onecycle_schedule``, whose names and defaults these are.
+      (optax rounds :math:`pT` in float64, here in float32: where :math:`pT`
+      is an integer up to rounding the peak can move by one step.)
+    - ``"pytorch"``: :math:`pT - 1` (and :math:`2pT - 2`), then :math:`T - 1`;
+      PyTorch's ``OneCycleLR(max_lr=peak_value, total_steps=T,
+      anneal_strategy='cos')``, which reaches :math:`\alpha_F` on the last
+      step. PyTorch refuses steps past ``total_steps`` and cycles the momentum
+      too; this schedule holds :math:`\alpha_F` and leaves momentum alone.
+
+    Args:
+      transition_steps: :math:`T > 0`, the length of the cycle.
+      peak_value: :math:`\alpha_P`, non-negative.
+      pct_start: :math:`p` in [0, 1] (at most 1/2 with ``three_phase``), the
+        fraction of the cycle spent rising. Default 0.3.
+      div_factor: :math:`d > 0`. Default 25.
+      final_div_factor: :math:`f > 0`. Default 1e4.
+      three_phase: rise, fall back to :math:`\alpha_I`, then anneal to
+        :math:`\alpha_F` (Smith's original; PyTorch's ``three_phase``).
+        Default ``False``. Static.
+      convention: ``"optax"`` or ``"pytorch"``, see above. Static.
+
+    Traced values are not checked; a phase of non-positive length is skipped.
+
+    >>> schedule = cosine_onecycle_schedule(100, 1.0, pct_start=0.25, div_factor=10)
+    >>> [round(float(schedule(t)), 6) for t in (0, 25, 100, 150)]
+    [0.1, 1.0, 1e-05, 1e-05]
+    """
+    if convention not in ONECYCLE_CONVENTIONS:
+        raise ValueError(
+            f"convention must be one of {list(ONECYCLE_CONVENTIONS)}, got {convention!r}"
+        )
+    _positive("transition_steps", transition_steps)
+    _non_negative("peak_value", peak_value)
+    if three_phase:
+        _require("pct_start", pct_start, lambda v: (v >= 0) & (v <= 0.5),
+                 "in [0, 0.5] with three_phase (two rising and falling phases of pct_start each)")
+    else:
+        _require("pct_start", pct_start, lambda v: (v >= 0) & (v <= 1), "in [0, 1]")
+    _positive("div_factor", div_factor)
+    _positive("final_div_factor", final_div_factor)
+
+    def schedule(step: ArrayLike) -> jax.Array:
+        total = _as_float(transition_steps)
+        rising = total * pct_start
+        peak = _as_float(peak_value)
+        initial = peak / div_factor
+        if convention == "optax":
+            ends = [jnp.floor(rising), jnp.floor(2 * rising), total]
+        else:
+            ends = [rising - 1, 2 * rising - 2, total - 1]
+        values = [initial, peak, initial, initial / final_div_factor]
+        if not three_phase:
+            ends, values = [ends[0], ends[2]], [initial, peak, values[3]]
+        return _cosine_phases(_as_float(step), ends, values)
+
+    return schedule
+
+
+def _cosine_phases(t: jax.Array, ends, values) -> jax.Array:
+    """Half cosines from ``values[j]`` to ``values[j + 1]``, ending at ``ends[j]`` (starting at 0)."""
+    start, value = 0, None
+    for j, end in enumerate(ends):
+        length = end - start
+        progress = jnp.where(length > 0, jnp.clip((t - start) / _safe_divisor(length), 0, 1), 1)
+        phase = values[j + 1] + (values[j] - values[j + 1]) * 0.5 * (1 + jnp.cos(jnp.pi * progress))
+        value = phase if value is None else jnp.where(t >= start, phase, value)
+        start = end
+    return value
 
 
 def inverse_sqrt_schedule(
@@ -932,9 +1177,18 @@ def plateau_update(
 # --------------------------------------------------------------------------
 # Lookup by name
 
+# Bounds ``[low, high)`` a sweep checks for arguments that only these schedules take.
+_BOUNDS = {
+    "cosine_decay_restarts": {"first_decay_steps": (0.0, None), "t_mul": (1.0, None),
+                              "m_mul": (0.0, None)},
+    "cosine_onecycle_schedule": {"pct_start": (0.0, 1.0), "div_factor": (0.0, None),
+                                 "final_div_factor": (0.0, None)},
+}
 for _factory in (
     constant_schedule,
+    cosine_decay_restarts,
     cosine_decay_schedule,
+    cosine_onecycle_schedule,
     epoch_exponential_decay,
     epoch_inverse_sqrt_decay,
     epoch_inverse_time_decay,
@@ -951,9 +1205,9 @@ for _factory in (
     warmup_cosine_decay_schedule,
 ):
     # ``arrays``: arguments that hold a list of values, which no sweep can set from numbers.
-    registry.register_schedule(_factory.__name__, _factory,
-                               arrays=("boundaries", "values") if _factory in (piecewise_constant_decay,
-                                                                               join_schedules) else ())
+    _arrays = ("boundaries", "values") if _factory in (piecewise_constant_decay, join_schedules) else ()
+    _bounds = {"bounds": _BOUNDS[_factory.__name__]} if _factory.__name__ in _BOUNDS else {}
+    registry.register_schedule(_factory.__name__, _factory, arrays=_arrays, **_bounds)
 
 
 def names() -> tuple[str, ...]:

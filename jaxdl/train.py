@@ -123,6 +123,8 @@ BOUNDS: Mapping[str, tuple[float | None, float | None]] = {
     "warmup_steps": (0.0, None),
     "transition_steps": (0.0, None),
     "delta": (0.0, None),
+    "alpha": (0.0, None),
+    "momentum_decay": (0.0, None),
 }
 """Allowed range ``[low, high)`` of a dynamic key, by name, where a signature cannot say.
 

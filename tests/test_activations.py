@@ -79,6 +79,8 @@ CASES = [
     Case("leaky_relu", {}, lambda x: np.where(x >= 0, x, 0.01 * x), jax.nn.leaky_relu, (0.0,)),
     Case("leaky_relu", {"negative_slope": 0.2}, lambda x: np.where(x >= 0, x, 0.2 * x),
          functools.partial(jax.nn.leaky_relu, negative_slope=0.2), (0.0,)),
+    Case("leaky_relu", {"negative_slope": 0.2, "convention": "pytorch"},
+         lambda x: np.where(x > 0, x, 0.2 * x), None, (0.0,)),
     Case("softplus", {}, lambda x: np.logaddexp(0.0, x), jax.nn.softplus),
     Case("elu", {}, np_elu, jax.nn.elu, (0.0,)),
     Case("elu", {"alpha": 1.5}, functools.partial(np_elu, alpha=1.5),
@@ -196,6 +198,36 @@ def test_documented_values_at_kinks(name, params, x, want):
     if hasattr(jax.nn, name):  # the convention is jax.nn's
         nn_function = functools.partial(getattr(jax.nn, name), **params)
         assert float(jax.grad(nn_function)(x)) == pytest.approx(want, rel=1e-6)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    assert doctest.testmod(act).failed == 0
+
+
+def np_pytorch_leaky_relu_backward(x, negative_slope):
+    """PyTorch's leaky_relu_backward: grad * (1 if x > 0 else negative_slope)."""
+    return np.where(x > 0, 1.0, negative_slope)
+
+
+@pytest.mark.parametrize("negative_slope", [0.01, 0.2])
+def test_leaky_relu_pytorch_convention(negative_slope):
+    """Slope at 0 is negative_slope (PyTorch), 1 by default (jax.nn); values are the same."""
+    x = jnp.asarray(GRID)
+    pytorch = act.get("leaky_relu", negative_slope=negative_slope, convention="pytorch")
+    jax_style = act.get("leaky_relu", negative_slope=negative_slope)
+    want = np_pytorch_leaky_relu_backward(GRID.astype(np.float64), negative_slope)
+    np.testing.assert_allclose(jax.vmap(jax.grad(pytorch))(x), want, rtol=1e-6)
+    np.testing.assert_allclose(
+        act.derivative("leaky_relu", negative_slope=negative_slope, convention="pytorch")(x),
+        want, rtol=1e-6,
+    )
+    np.testing.assert_array_equal(pytorch(x), jax_style(x))
+    at_zero = float(jax.grad(jax_style)(jnp.float32(0.0)))
+    assert at_zero == 1.0 and float(jax.grad(pytorch)(jnp.float32(0.0))) == pytest.approx(negative_slope)
+    with pytest.raises(ValueError, match="convention"):
+        act.leaky_relu(x, convention="torch")
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)

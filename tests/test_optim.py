@@ -65,7 +65,11 @@ def _assert_trees_close(actual, desired, rtol=RTOL, atol=ATOL):
 
 # ---------------------------------------------------------------------------
 # 1,000 steps against optax (float32; every case agrees to the last bit, the
-# tolerance is the contract)
+# tolerance is the contract). Bias corrections take optax's float32
+# 1 - beta**t (POWER); the accurate default is held to float64 references in
+# test_update_rules.py.
+
+POWER = dict(debias_formula="power")
 
 
 def _matrices(params):
@@ -93,7 +97,7 @@ OPTAX_CASES = {
         lambda: _with_lr(optax.ema(0.9, debias=False), 0.1),
     ),
     "momentum-ewa-debiased": (
-        lambda: jo.momentum(0.1, 0.9, bias_correction=True),
+        lambda: jo.momentum(0.1, 0.9, bias_correction=True, **POWER),
         lambda: _with_lr(optax.ema(0.9, debias=True), 0.1),
     ),
     "rmsprop": (lambda: jo.rmsprop(1e-2), lambda: optax.rmsprop(1e-2)),
@@ -107,34 +111,38 @@ OPTAX_CASES = {
         lambda: optax.rmsprop(1e-2, centered=True, momentum=0.9, nesterov=True, initial_scale=1.0),
     ),
     "rmsprop-debiased-centered": (
-        lambda: jo.rmsprop(1e-2, centered=True, bias_correction=True, eps_in_sqrt=False),
+        lambda: jo.rmsprop(1e-2, centered=True, bias_correction=True, eps_in_sqrt=False, **POWER),
         lambda: optax.rmsprop(1e-2, centered=True, bias_correction=True, eps_in_sqrt=False),
     ),
-    "adam": (lambda: jo.adam(1e-2), lambda: optax.adam(1e-2)),
+    "adam": (lambda: jo.adam(1e-2, **POWER), lambda: optax.adam(1e-2)),
     "adam-betas-eps-root": (
-        lambda: jo.adam(3e-3, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-8),
+        lambda: jo.adam(3e-3, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-8, **POWER),
         lambda: optax.adam(3e-3, b1=0.8, b2=0.99, eps=1e-6, eps_root=1e-8),
     ),
     "adam-schedule": (
-        lambda: jo.adam(optax.exponential_decay(1e-2, 100, 0.5)),
+        lambda: jo.adam(optax.exponential_decay(1e-2, 100, 0.5), **POWER),
         lambda: optax.adam(optax.exponential_decay(1e-2, 100, 0.5)),
     ),
     "adamw": (
-        lambda: jo.adamw(1e-2, weight_decay=0.1),
+        lambda: jo.adamw(1e-2, weight_decay=0.1, **POWER),
         lambda: optax.adamw(1e-2, weight_decay=0.1),
     ),
     "adamw-mask": (
-        lambda: jo.adamw(1e-2, weight_decay=0.1, mask=_matrices),
+        lambda: jo.adamw(1e-2, weight_decay=0.1, mask=_matrices, **POWER),
         lambda: optax.adamw(1e-2, weight_decay=0.1, mask=_matrices),
     ),
-    "nadam": (lambda: jo.nadam(1e-2), lambda: optax.nadam(1e-2)),
-    "adam-nesterov": (lambda: jo.adam(1e-2, nesterov=True), lambda: optax.nadam(1e-2)),
-    "amsgrad": (lambda: jo.amsgrad(1e-2), lambda: optax.amsgrad(1e-2)),
+    "nadam": (lambda: jo.nadam(1e-2, **POWER), lambda: optax.nadam(1e-2)),
+    "nadamw": (
+        lambda: jo.nadamw(1e-2, weight_decay=0.1, **POWER),
+        lambda: optax.nadamw(1e-2, weight_decay=0.1),
+    ),
+    "adam-nesterov": (lambda: jo.adam(1e-2, nesterov=True, **POWER), lambda: optax.nadam(1e-2)),
+    "amsgrad": (lambda: jo.amsgrad(1e-2, **POWER), lambda: optax.amsgrad(1e-2)),
     "amsgrad-paper": (
         lambda: jo.amsgrad(1e-2, bias_correction_mu=False, bias_correction_nu=False),
         lambda: optax.amsgrad(1e-2, bias_correction_mu=False, bias_correction_nu=False),
     ),
-    "adamax": (lambda: jo.adamax(2e-2), lambda: optax.adamax(2e-2)),
+    "adamax": (lambda: jo.adamax(2e-2, **POWER), lambda: optax.adamax(2e-2)),
     "adagrad": (lambda: jo.adagrad(0.1), lambda: optax.adagrad(0.1)),
     "adagrad-no-initial": (
         lambda: jo.adagrad(0.1, initial_accumulator_value=0.0),
@@ -155,15 +163,15 @@ OPTAX_CASES = {
         lambda: _with_lr(optax.scale_by_rms(0.95, eps=1e-6)),
     ),
     "scale_by_adam": (
-        lambda: _with_lr(jo.scale_by_adam()),
+        lambda: _with_lr(jo.scale_by_adam(**POWER)),
         lambda: _with_lr(optax.scale_by_adam()),
     ),
     "scale_by_amsgrad": (
-        lambda: _with_lr(jo.scale_by_amsgrad()),
+        lambda: _with_lr(jo.scale_by_amsgrad(**POWER)),
         lambda: _with_lr(optax.scale_by_amsgrad()),
     ),
     "scale_by_adamax": (
-        lambda: _with_lr(jo.scale_by_adamax()),
+        lambda: _with_lr(jo.scale_by_adamax(**POWER)),
         lambda: _with_lr(optax.scale_by_adamax()),
     ),
     "scale_by_adagrad": (
@@ -218,6 +226,18 @@ def ref_lecture_momentum(p, g, s, t, lr=0.1, beta=0.9, nesterov=False):
 def ref_classic_momentum_debiased(p, g, s, t, lr=0.05, beta=0.9):
     s["v"] = beta * s.get("v", 0.0) + g
     return p - lr * s["v"] / (1 - beta**t)
+
+
+def ref_pytorch_sgd(p, g, s, t, lr=0.05, momentum=0.9, dampening=0.5, nesterov=False):
+    s["buf"] = g if t == 1 else momentum * s["buf"] + (1 - dampening) * g
+    return p - lr * (g + momentum * s["buf"] if nesterov else s["buf"])
+
+
+def ref_lecture_adam(p, g, s, t, lr=1e-2, b1=0.9, b2=0.999, eps=1e-8):
+    """Adam with eps inside the square root."""
+    s["m"] = b1 * s.get("m", 0.0) + (1 - b1) * g
+    s["v"] = b2 * s.get("v", 0.0) + (1 - b2) * g * g
+    return p - lr * (s["m"] / (1 - b1**t)) / np.sqrt(s["v"] / (1 - b2**t) + eps)
 
 
 def ref_keras_sgd(p, g, s, t, lr=0.05, mu=0.9, nesterov=False):
@@ -276,6 +296,11 @@ def ref_pytorch_nadam(p, g, s, t, lr=1e-2, b1=0.9, b2=0.999, eps=1e-8, momentum_
     return p - lr * mu_next / (1 - s["mu_product"] * mu_next) * s["m"] / denom
 
 
+def ref_pytorch_nadamw(p, g, s, t, lr=1e-2, weight_decay=0.1):
+    """torch.optim.NAdam(..., weight_decay=0.1, decoupled_weight_decay=True)."""
+    return ref_pytorch_nadam(p * (1 - lr * weight_decay), g, s, t, lr=lr)
+
+
 def ref_keras_nadam(p, g, s, t, lr=1e-2, b1=0.9, b2=0.999, eps=1e-7):
     u_t = b1 * (1 - 0.5 * 0.96**t)
     u_next = b1 * (1 - 0.5 * 0.96 ** (t + 1))
@@ -323,6 +348,12 @@ REFERENCE_CASES = {
         ref_classic_momentum_debiased,
     ),
     "keras-sgd-momentum": (lambda: jo.sgd(0.05, momentum=0.9), ref_keras_sgd),
+    "pytorch-sgd-dampening": (lambda: jo.sgd(0.05, momentum=0.9, dampening=0.5), ref_pytorch_sgd),
+    "pytorch-sgd-dampening-nesterov": (
+        lambda: jo.sgd(0.05, momentum=0.9, nesterov=True, dampening=0.3),
+        lambda *a: ref_pytorch_sgd(*a, dampening=0.3, nesterov=True),
+    ),
+    "lecture-adam-eps-in-sqrt": (lambda: jo.adam(1e-2, eps=0.0, eps_root=1e-8), ref_lecture_adam),
     "keras-sgd-nesterov": (
         lambda: jo.nesterov(0.05, 0.9),
         lambda *a: ref_keras_sgd(*a, nesterov=True),
@@ -345,6 +376,10 @@ REFERENCE_CASES = {
     ),
     "pytorch-amsgrad": (lambda: jo.amsgrad(1e-2, debias_before_max=False), ref_pytorch_amsgrad),
     "pytorch-nadam": (lambda: jo.nadam(1e-2, momentum_decay=0.004), ref_pytorch_nadam),
+    "pytorch-nadamw": (
+        lambda: jo.nadamw(1e-2, weight_decay=0.1, momentum_decay=0.004),
+        ref_pytorch_nadamw,
+    ),
     "keras-nadam": (lambda: jo.nadam(1e-2, eps=1e-7, momentum_decay=1.0), ref_keras_nadam),
     "keras-adamax": (lambda: jo.adamax(2e-2, eps=1e-7, eps_in_max=False), ref_keras_adamax),
     "pytorch-adagrad": (
@@ -402,6 +437,10 @@ def test_conventions_really_differ():
         (jo.adamax(1e-2, b2=0.5, eps=0.1), jo.adamax(1e-2, b2=0.5, eps=0.1, eps_in_max=False)),
         (jo.adagrad(0.1, eps=1e-3), jo.adagrad(0.1, eps=1e-3, eps_in_sqrt=False)),
         (jo.momentum(0.1, 0.9), jo.momentum(0.1, 0.9, form="classic")),
+        (jo.sgd(0.01, momentum=0.9), jo.sgd(0.01, momentum=0.9, dampening=0.5)),
+        (jo.adam(1e-2, eps=1e-3), jo.adam(1e-2, eps=0.0, eps_root=1e-3)),
+        (jo.nadam(1e-2, momentum_decay=0.004), jo.nadamw(1e-2, weight_decay=0.1, momentum_decay=0.004)),
+        (jo.adam(1e-2, b2=0.9999), jo.adam(1e-2, b2=0.9999, debias_formula="power")),
     ]
     noise = _noise(30, seed=4)
 
@@ -541,6 +580,8 @@ TRACED_HYPERPARAMETERS = {
     "adam-b1": (lambda v: jo.adam(1e-2, b1=v), [0.0, 0.5, 0.9, 0.95]),
     "adam-b2": (lambda v: jo.adam(1e-2, b2=v, eps_hat=True), [0.9, 0.99, 0.999]),
     "adamw-weight-decay": (lambda v: jo.adamw(1e-2, weight_decay=v), [0.0, 0.01, 0.1]),
+    "nadamw-weight-decay": (lambda v: jo.nadamw(1e-2, weight_decay=v), [0.0, 0.1]),
+    "sgd-dampening": (lambda v: jo.sgd(1e-2, momentum=0.9, dampening=v), [0.0, 0.5]),
     "nadam-momentum-decay": (lambda v: jo.nadam(1e-2, momentum_decay=v), [0.004, 1.0]),
     "amsgrad-b2": (lambda v: jo.amsgrad(1e-2, b2=v), [0.9, 0.999]),
     "adamax-b1": (lambda v: jo.adamax(1e-2, b1=v), [0.8, 0.9]),
@@ -625,6 +666,13 @@ BAD_VALUES = [
     (lambda: jo.adam(1e-3, b2=-0.5), "b2"),
     (lambda: jo.adam(1e-3, eps=-1e-8), "eps"),
     (lambda: jo.adam(1e-3, eps_root=-1.0), "eps_root"),
+    (lambda: jo.adam(1e-3, eps=0.0), "eps_root"),
+    (lambda: jo.adam(1e-3, debias_formula="optax"), "debias_formula"),
+    (lambda: jo.rmsprop(1e-3, bias_correction=True, debias_formula="exactly"), "debias_formula"),
+    (lambda: jo.sgd(1e-3, momentum=0.9, dampening=1.0), "dampening"),
+    (lambda: jo.sgd(1e-3, dampening=0.5), "dampening"),
+    (lambda: jo.scale_by_momentum(0.9, dampening=0.5), "dampening"),
+    (lambda: jo.nadamw(1e-3, weight_decay=-0.1), "weight_decay"),
     (lambda: jo.adamw(1e-3, weight_decay=-0.1), "weight_decay"),
     (lambda: jo.nadam(1e-3, momentum_decay=-1.0), "momentum_decay"),
     (lambda: jo.nadam(1e-3, b1=1.2, momentum_decay=0.004), "b1"),
@@ -652,7 +700,10 @@ def test_bad_concrete_values_raise(make, name):
 
 def test_edge_values_are_accepted():
     jo.sgd(0.0, momentum=0.0)
+    jo.sgd(0.1, momentum=0.9, dampening=0.0)
     jo.adam(0.0, b1=0.0, b2=0.0, eps_root=0.0)
+    jo.adam(0.1, eps=0.0, eps_root=1e-8)
+    jo.amsgrad(0.1, eps=0.0, eps_root=1e-8)
     jo.adagrad(0.1, initial_accumulator_value=0.0)
     jo.add_elastic_net_penalty(0.0, l1_ratio=1.0)
 
@@ -663,7 +714,7 @@ def test_edge_values_are_accepted():
 
 BUILT_IN_OPTIMIZERS = {
     "adadelta", "adagrad", "adam", "adamax", "adamw", "amsgrad",
-    "momentum", "nadam", "nesterov", "rmsprop", "sgd",
+    "momentum", "nadam", "nadamw", "nesterov", "rmsprop", "sgd",
 }
 
 
@@ -694,6 +745,27 @@ def test_public_names_exist():
     assert jo.add_decayed_weights is optax.add_decayed_weights
 
 
+def test_docstring_examples_run():
+    import doctest
+
+    from jaxdl.optim import optimizers
+
+    for module in (optimizers, transforms):
+        assert doctest.testmod(module).failed == 0, module.__name__
+
+
+def test_new_arguments_can_be_swept():
+    """dampening is a bounded dynamic key of sgd; nadamw applies its own weight decay, as adamw does."""
+    from jaxdl import registry, train
+
+    assert train.dynamic_keys(train.TrainConfig(optimizer="sgd"))["dampening"] == (0.0, 1.0)
+    assert registry.OPTIMIZERS.info("nadamw")["decoupled_weight_decay"] is True
+    config = train.TrainConfig(optimizer="nadamw")
+    hparams = train.HParams.from_flat({"learning_rate": 1e-2, "b2": 0.99, "momentum_decay": 0.004}, config)
+    assert hparams.optimizer == {"b2": 0.99, "momentum_decay": 0.004}
+    assert "debias_formula" not in train.dynamic_keys(train.TrainConfig(optimizer="adam"))
+
+
 def test_states_are_named_tuples_with_telling_fields():
     state = transforms.scale_by_adam().init(PARAMS)
     assert isinstance(state, jo.AdamState) and state._fields == ("count", "mu", "nu")
@@ -706,7 +778,7 @@ def test_chains_with_optax_clipping_and_masking():
     opt = optax.chain(
         optax.clip_by_global_norm(1.0),
         optax.masked(jo.add_l1_penalty(1e-3), lambda p: jax.tree.map(lambda x: x.ndim > 1, p)),
-        jo.adam(1e-2),
+        jo.adam(1e-2, **POWER),
     )
     reference = optax.chain(
         optax.clip_by_global_norm(1.0),

@@ -64,6 +64,12 @@ OPTAX_CASES = [
     ("piecewise_constant_schedule", dict(init_value=1.0, boundaries_and_scales={50: 0.1, 120: 0.5, 30: 2.0})),
     ("piecewise_constant_schedule", dict(init_value=0.3, boundaries_and_scales={})),
     ("piecewise_constant_schedule", dict(init_value=0.3)),
+    ("cosine_onecycle_schedule", dict(transition_steps=150, peak_value=0.5)),
+    (
+        "cosine_onecycle_schedule",
+        dict(transition_steps=100, peak_value=1.0, pct_start=0.25, div_factor=10.0,
+             final_div_factor=100.0),
+    ),
 ]
 
 
@@ -72,7 +78,7 @@ OPTAX_CASES = [
 )
 def test_matches_optax(name, kwargs):
     ours = getattr(schedules, name)(**kwargs)
-    reference = np.broadcast_to(getattr(optax, name)(**kwargs)(jnp.asarray(STEPS)), STEPS.shape)
+    reference = jax.vmap(getattr(optax, name)(**kwargs))(jnp.asarray(STEPS))  # some take scalars only
     _close(jax.jit(ours)(STEPS), reference)
     for step in (0, 1, 30, 199):
         _close(ours(step), reference[step])
@@ -152,6 +158,65 @@ def _keras_warmup_cosine(step, initial, target, warmup, decay_steps, alpha):
         return initial + (target - initial) * step / warmup
     done = min(step - warmup, decay_steps) / decay_steps
     return target * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * done)) + alpha)
+
+
+def _keras_cosine_restarts(step, initial, first_decay_steps, t_mul, m_mul, alpha):
+    """Keras' CosineDecayRestarts.__call__, in float64."""
+    fraction = step / first_decay_steps
+    if t_mul == 1.0:
+        i_restart = math.floor(fraction)
+        fraction -= i_restart
+    else:
+        i_restart = math.floor(math.log(1.0 - fraction * (1.0 - t_mul)) / math.log(t_mul))
+        sum_r = (1.0 - t_mul**i_restart) / (1.0 - t_mul)
+        fraction = (fraction - sum_r) / t_mul**i_restart
+    cosine = 0.5 * m_mul**i_restart * (1.0 + math.cos(math.pi * fraction))
+    return initial * ((1 - alpha) * cosine + alpha)
+
+
+def _pytorch_warm_restarts(steps, base_lr, T_0, T_mult, eta_min):  # noqa: N803 (PyTorch's names)
+    """CosineAnnealingWarmRestarts with scheduler.step() once per step (its own recursion)."""
+    rates, T_cur, T_i = [], 0, T_0
+    for _ in range(steps):
+        rates.append(eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * T_cur / T_i)) / 2)
+        T_cur += 1
+        if T_cur >= T_i:
+            T_cur, T_i = T_cur - T_i, T_i * T_mult
+    return rates
+
+
+def _pytorch_onecycle(step, max_lr, total_steps, pct_start=0.3, div_factor=25.0,
+                      final_div_factor=1e4, three_phase=False):
+    """OneCycleLR(anneal_strategy='cos').get_lr() at last_epoch = step (step < total_steps)."""
+    initial = max_lr / div_factor
+    rates = {"initial_lr": initial, "max_lr": max_lr, "min_lr": initial / final_div_factor}
+    if three_phase:
+        phases = [(float(pct_start * total_steps) - 1, "initial_lr", "max_lr"),
+                  (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr"),
+                  (total_steps - 1, "initial_lr", "min_lr")]
+    else:
+        phases = [(float(pct_start * total_steps) - 1, "initial_lr", "max_lr"),
+                  (total_steps - 1, "max_lr", "min_lr")]
+    start_step = 0
+    for i, (end_step, start, end) in enumerate(phases):
+        if step <= end_step or i == len(phases) - 1:
+            pct = (step - start_step) / (end_step - start_step)
+            return rates[end] + (rates[start] - rates[end]) / 2.0 * (math.cos(math.pi * pct) + 1)
+        start_step = end_step
+
+
+def _keras_polynomial(step, initial, decay_steps, end, power, cycle):
+    """Keras' PolynomialDecay.__call__, in float64."""
+    if cycle:
+        decay_steps = decay_steps * (1.0 if step == 0 else math.ceil(step / decay_steps))
+    else:
+        step = min(step, decay_steps)
+    return (initial - end) * (1 - step / decay_steps) ** power + end
+
+
+def _pytorch_cosine_annealing(step, base_lr, T_max, eta_min):  # noqa: N803
+    """CosineAnnealingLR's closed form, for every step (past T_max too)."""
+    return eta_min + (base_lr - eta_min) * (1 + math.cos(math.pi * step / T_max)) / 2
 
 
 def _keras_piecewise(step, boundaries, values):
@@ -256,6 +321,36 @@ CLOSED_FORMS = [
         ),
         lambda t: _keras_warmup_cosine(t, 0.0, 1.0, 20, 100, alpha=0.1),
     ),
+    (
+        schedules.cosine_decay_restarts,
+        dict(init_value=0.5, first_decay_steps=10),
+        lambda t: _keras_cosine_restarts(t, 0.5, 10, 2.0, 1.0, 0.0),
+    ),
+    (
+        schedules.cosine_decay_restarts,
+        dict(init_value=0.5, first_decay_steps=12, t_mul=1.5, m_mul=0.7, alpha=0.1),
+        lambda t: _keras_cosine_restarts(t, 0.5, 12, 1.5, 0.7, 0.1),
+    ),
+    (
+        schedules.cosine_decay_restarts,
+        dict(init_value=0.5, first_decay_steps=25, t_mul=1.0, m_mul=0.9, alpha=0.2),
+        lambda t: _keras_cosine_restarts(t, 0.5, 25, 1.0, 0.9, 0.2),
+    ),
+    (
+        schedules.polynomial_schedule,
+        dict(init_value=0.5, end_value=0.01, power=2.0, transition_steps=30, cycle=True),
+        lambda t: _keras_polynomial(t, 0.5, 30, 0.01, 2.0, cycle=True),
+    ),
+    (
+        schedules.polynomial_schedule,
+        dict(init_value=0.5, end_value=1e-4, power=1.0, transition_steps=45, cycle=False),
+        lambda t: _keras_polynomial(t, 0.5, 45, 1e-4, 1.0, cycle=False),
+    ),
+    (
+        schedules.cosine_decay_schedule,
+        dict(init_value=0.4, decay_steps=40, alpha=0.25, periodic=True),
+        lambda t: _pytorch_cosine_annealing(t, 0.4, 40, eta_min=0.1),
+    ),
 ]
 
 
@@ -266,6 +361,100 @@ CLOSED_FORMS = [
 )
 def test_closed_form(factory, kwargs, formula):
     _close(jax.jit(factory(**kwargs))(STEPS), [formula(int(t)) for t in STEPS])
+
+
+@pytest.mark.parametrize(
+    "T_0, T_mult, eta_min", [(10, 1, 0.0), (10, 2, 0.05), (7, 3, 0.0), (16, 2, 0.1)]
+)
+def test_cosine_decay_restarts_is_pytorch_warm_restarts(T_0, T_mult, eta_min):  # noqa: N803
+    """PyTorch's CosineAnnealingWarmRestarts stepped every step, restarts included."""
+    steps = np.arange(600)
+    ours = schedules.cosine_decay_restarts(0.5, T_0, t_mul=T_mult, m_mul=1.0, alpha=eta_min / 0.5)
+    _close(jax.jit(ours)(steps), _pytorch_warm_restarts(600, 0.5, T_0, T_mult, eta_min))
+
+
+def test_cosine_restarts_land_on_their_boundaries():
+    """Each cycle starts at its peak and ends just above the minimum, where the log rounds either way."""
+    for first, t_mul in [(10, 2.0), (3, 2.0), (10, 3.0), (5, 10.0), (8, 1.5)]:
+        schedule = jax.jit(schedules.cosine_decay_restarts(1.0, first, t_mul=t_mul, m_mul=0.5, alpha=0.1))
+        start, length = 0.0, float(first)
+        for cycle in range(6):
+            peak = 0.1 + 0.9 * 0.5**cycle
+            if float(start).is_integer():
+                _close(schedule(int(start)), peak)
+            _close(schedule(start + length / 2), 0.1 + 0.9 * 0.5**cycle / 2)
+            assert float(schedule(start + length * 0.999)) < 0.1 + 1e-4
+            start, length = start + length, length * t_mul
+
+
+@pytest.mark.parametrize("three_phase", [False, True])
+@pytest.mark.parametrize(
+    "total_steps, kwargs",
+    [
+        (100, dict()),
+        (150, dict(pct_start=0.25, div_factor=10.0, final_div_factor=100.0)),
+        (37, dict(pct_start=0.4)),
+    ],
+)
+def test_onecycle_pytorch_convention(total_steps, kwargs, three_phase):
+    """OneCycleLR(anneal_strategy='cos') at every step of the cycle; held at the minimum after it."""
+    ours = schedules.cosine_onecycle_schedule(
+        total_steps, 0.5, **kwargs, three_phase=three_phase, convention="pytorch"
+    )
+    steps = np.arange(total_steps + 50)
+    values = jax.jit(ours)(steps)
+    expected = [_pytorch_onecycle(t, 0.5, total_steps, three_phase=three_phase, **kwargs)
+                for t in range(total_steps)]
+    _close(values[:total_steps], expected)
+    _close(values[total_steps:], np.full(50, expected[-1]))  # PyTorch refuses these steps
+
+
+def test_onecycle_conventions_and_phases():
+    optax_style = schedules.cosine_onecycle_schedule(100, 1.0, pct_start=0.3)
+    pytorch_style = schedules.cosine_onecycle_schedule(100, 1.0, pct_start=0.3, convention="pytorch")
+    three = schedules.cosine_onecycle_schedule(100, 1.0, pct_start=0.3, three_phase=True)
+    _close(optax_style(30), 1.0)
+    _close(pytorch_style(29), 1.0)
+    _close(optax_style(100), 4e-6)
+    _close(pytorch_style(99), 4e-6)
+    _close(three(30), 1.0)
+    _close(three(60), 0.04)
+    _close(three(100), 4e-6)
+    assert float(pytorch_style(99)) < float(optax_style(99))
+
+
+def test_cosine_periodic_differs_from_held_only_past_the_end():
+    held = schedules.cosine_decay_schedule(1.0, 50, alpha=0.1)
+    periodic = schedules.cosine_decay_schedule(1.0, 50, alpha=0.1, periodic=True)
+    _close(periodic(np.arange(51)), held(np.arange(51)))
+    _close(periodic(100), 1.0)
+    _close(periodic(150), 0.1)
+    _close(held(100), 0.1)
+
+
+def test_polynomial_cycle_restarts_lower_each_time():
+    schedule = schedules.polynomial_schedule(1.0, 0.0, 1.0, 10, cycle=True)
+    _close(schedule(np.array([0, 10, 11, 20, 21, 30])), [1.0, 0.0, 0.45, 0.0, 0.3, 0.0])
+    # Without cycle it is optax's polynomial_schedule (held at the end).
+    _close(schedules.polynomial_schedule(1.0, 0.0, 1.0, 10)(np.array([10, 11, 20])), [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("cosine_decay_restarts", {"first_decay_steps", "t_mul", "m_mul", "alpha"}),
+        ("cosine_onecycle_schedule", {"transition_steps", "pct_start", "div_factor", "final_div_factor"}),
+    ],
+)
+def test_new_schedules_can_be_named_and_swept(name, arguments):
+    from jaxdl import train
+
+    config = train.TrainConfig(schedule=name)
+    keys = train.dynamic_keys(config)
+    assert arguments <= set(keys)
+    assert keys.get("t_mul", (1.0, None)) == (1.0, None)
+    hparams = train.HParams.from_flat({"learning_rate": 0.1, **{a: 1.0 for a in arguments}}, config)
+    assert set(hparams.schedule) == arguments
 
 
 def test_piecewise_boundary_conventions():
@@ -349,6 +538,25 @@ VMAP_TABLE = [
     ),
     (schedules.epoch_inverse_sqrt_decay, dict(init_value=0.2, scale=0.5, steps_per_epoch=10)),
     (schedules.step_decay, dict(init_value=0.4, epochs_per_drop=3, factor=0.5, steps_per_epoch=10)),
+    (
+        schedules.cosine_decay_restarts,
+        dict(init_value=0.5, first_decay_steps=20, t_mul=2.0, m_mul=0.8, alpha=0.1),
+    ),
+    (
+        schedules.cosine_onecycle_schedule,
+        dict(transition_steps=150, peak_value=0.5, pct_start=0.3, div_factor=25.0, final_div_factor=1e4),
+    ),
+    (
+        schedules.cosine_onecycle_schedule,
+        dict(transition_steps=120, peak_value=0.5, pct_start=0.3, div_factor=25.0, final_div_factor=1e4,
+             three_phase=True, convention="pytorch"),
+    ),
+    (
+        schedules.polynomial_schedule,
+        dict(init_value=1.0, end_value=0.01, power=2.0, transition_steps=30, transition_begin=10,
+             cycle=True),
+    ),
+    (schedules.cosine_decay_schedule, dict(init_value=0.3, decay_steps=50, alpha=0.1, periodic=True)),
 ]
 
 
@@ -540,6 +748,29 @@ BAD_VALUES = [
     (schedules.step_decay, dict(init_value=0.1, epochs_per_drop=3, factor=-0.5), "factor"),
     (schedules.step_decay, dict(init_value=0.1, epochs_per_drop=3, steps_per_epoch=-1), "steps_per_epoch"),
     (schedules.plateau_init, dict(learning_rate=-0.1), "learning_rate"),
+    (schedules.cosine_decay_restarts, dict(init_value=1.0, first_decay_steps=0), "first_decay_steps"),
+    (schedules.cosine_decay_restarts, dict(init_value=1.0, first_decay_steps=10, t_mul=0.5), "t_mul"),
+    (schedules.cosine_decay_restarts, dict(init_value=1.0, first_decay_steps=10, m_mul=-1.0), "m_mul"),
+    (schedules.cosine_decay_restarts, dict(init_value=1.0, first_decay_steps=10, alpha=-0.1), "alpha"),
+    (schedules.cosine_onecycle_schedule, dict(transition_steps=0, peak_value=1.0), "transition_steps"),
+    (schedules.cosine_onecycle_schedule, dict(transition_steps=10, peak_value=-1.0), "peak_value"),
+    (schedules.cosine_onecycle_schedule, dict(transition_steps=10, peak_value=1, pct_start=1.5), "pct_start"),
+    (
+        schedules.cosine_onecycle_schedule,
+        dict(transition_steps=10, peak_value=1.0, pct_start=0.6, three_phase=True),
+        "pct_start",
+    ),
+    (schedules.cosine_onecycle_schedule, dict(transition_steps=10, peak_value=1, div_factor=0), "div_factor"),
+    (
+        schedules.cosine_onecycle_schedule,
+        dict(transition_steps=10, peak_value=1.0, final_div_factor=-1.0),
+        "final_div_factor",
+    ),
+    (
+        schedules.cosine_onecycle_schedule,
+        dict(transition_steps=10, peak_value=1.0, convention="keras"),
+        "convention",
+    ),
 ]
 
 
@@ -600,6 +831,12 @@ def test_get_passes_callables_through_and_rejects_other_types():
 def test_all_names_exist():
     for name in schedules.__all__:
         assert hasattr(schedules, name), name
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    assert doctest.testmod(schedules).failed == 0
 
 
 # --------------------------------------------------------------------------

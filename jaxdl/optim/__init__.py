@@ -14,6 +14,7 @@ from jaxdl.optim.optimizers import (
     amsgrad,
     momentum,
     nadam,
+    nadamw,
     nesterov,
     rmsprop,
     sgd,
@@ -50,11 +51,14 @@ from jaxdl.optim.transforms import (
 
 from jaxdl import registry
 
-# adamw applies its own (decoupled) weight decay; for every other optimizer a
-# run applies HParams.weight_decay decoupled itself (see jaxdl.train).
-for _factory in (adadelta, adagrad, adam, adamax, adamw, amsgrad, momentum, nadam, nesterov, rmsprop, sgd):
+# adamw and nadamw apply their own (decoupled) weight decay; for every other
+# optimizer a run applies HParams.weight_decay decoupled itself (see jaxdl.train).
+_BOUNDS = {sgd: {"dampening": (0.0, 1.0)}}
+for _factory in (adadelta, adagrad, adam, adamax, adamw, amsgrad, momentum, nadam, nadamw, nesterov,
+                 rmsprop, sgd):
     registry.register_optimizer(_factory.__name__, _factory,
-                                decoupled_weight_decay=_factory is adamw)
+                                decoupled_weight_decay=_factory in (adamw, nadamw),
+                                **({"bounds": _BOUNDS[_factory]} if _factory in _BOUNDS else {}))
 
 
 def names() -> list[str]:
@@ -97,6 +101,7 @@ __all__ = [
     "get",
     "momentum",
     "nadam",
+    "nadamw",
     "names",
     "nesterov",
     "project_max_norm",

@@ -25,6 +25,12 @@ def _concrete(value) -> np.ndarray | None:
     return np.asarray(value, dtype=np.float64)
 
 
+def is_zero(value) -> bool:
+    """Whether ``value`` is a concrete 0 (never true of a tracer or a schedule)."""
+    array = _concrete(value)
+    return array is not None and not np.any(array)
+
+
 def check_range(
     name: str,
     value,

@@ -13,6 +13,12 @@ update), as optax does for learning rates. When a bias-corrected decay is a
 schedule, the correction uses its current value, :math:`1 - \beta_t^t`, as
 ``tf.keras`` did for callable betas; for a constant decay it is exact.
 
+Bias corrections divide by the sum of the weights each average really
+applied (:func:`jaxdl.averages.debias_factor`), so that in float32 an
+optimizer stays within 2e-6 of the same rule run in float64 (200 steps,
+:math:`\beta_2` up to 0.9999). ``debias_formula="power"`` selects optax's
+float32 :math:`1 - \beta^t` instead, which reproduces optax bit for bit.
+
 Concrete values are checked when the factory is called; out-of-range values
 raise ``ValueError`` naming the argument.
 """
@@ -25,12 +31,14 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jaxdl.averages import debias, ewa_step
+from jaxdl.averages import DEBIAS_FORMULAS, debias, debias_factor, ewa_step
 from jaxdl.optim._hyper import (
+    _concrete,
     check_choice,
     check_decay,
     check_non_negative,
     check_positive,
+    is_zero,
     value_at,
 )
 
@@ -90,7 +98,8 @@ class MomentumState(NamedTuple):
     velocity: Updates
 
 
-def _nesterov_look_ahead(average, updates, decay, count, *, accumulate, bias_correction):
+def _nesterov_look_ahead(average, updates, decay, count, *, accumulate, bias_correction,
+                         debias_formula):
     r"""One more EWA step of ``average`` with the current gradient.
 
     Without bias correction it is :math:`\beta v_t + c\, g_t` (``c = 1`` for
@@ -101,8 +110,8 @@ def _nesterov_look_ahead(average, updates, decay, count, *, accumulate, bias_cor
     if not bias_correction:
         return ewa_step(average, updates, decay, accumulate=accumulate)
     return ewa_step(
-        debias(average, decay, optax.safe_increment(count)),
-        debias(updates, decay, count),
+        debias(average, decay, optax.safe_increment(count), formula=debias_formula),
+        debias(updates, decay, count, formula=debias_formula),
         decay,
         accumulate=accumulate,
     )
@@ -114,6 +123,9 @@ def scale_by_momentum(
     nesterov: bool = False,
     bias_correction: bool = False,
     accumulator_dtype: Optional[Any] = None,
+    *,
+    dampening=0.0,
+    debias_formula: str = "exact",
 ) -> optax.GradientTransformation:
     r"""Replace gradients by their momentum (velocity).
 
@@ -135,6 +147,10 @@ def scale_by_momentum(
     its steady-state step is :math:`1 / (1 - \beta)` times larger. The EWA
     form without correction matches ``optax.ema(decay, debias=False)``.
 
+    ``dampening`` :math:`d` is PyTorch's ``SGD(dampening=...)`` for the
+    classic form: :math:`v_1 = g_1`, then :math:`v_t = \beta v_{t-1} + (1 -
+    d)\, g_t` (the look-ahead is still :math:`\beta v_t + g_t`).
+
     Args:
       decay: :math:`\beta`, default 0.9, typically 0.8 to 0.99, in [0, 1).
       form: ``"ewa"`` or ``"classic"``.
@@ -142,6 +158,18 @@ def scale_by_momentum(
       bias_correction: divide by :math:`1 - \beta^t`; rarely used with
         momentum.
       accumulator_dtype: optional dtype of the velocity.
+      dampening: :math:`d` in [0, 1), default 0; ``form="classic"`` only
+        (the EWA form refuses a concrete non-zero value and ignores a traced
+        one).
+      debias_formula: ``"exact"`` (default) or ``"power"`` (optax's, bit for
+        bit), see :func:`jaxdl.averages.debias_factor`.
+
+    >>> opt = scale_by_momentum(0.9, form="classic", dampening=0.5)
+    >>> state = opt.init(jnp.zeros(1))
+    >>> first, state = opt.update(jnp.ones(1), state)
+    >>> second, state = opt.update(jnp.ones(1), state)
+    >>> round(float(first[0]), 6), round(float(second[0]), 6)  # g, then 0.9 g + 0.5 g
+    (1.0, 1.4)
 
     References:
       Polyak, Some methods of speeding up the convergence of iteration methods,
@@ -151,7 +179,12 @@ def scale_by_momentum(
     """
     check_decay("decay", decay)
     check_choice("form", form, MOMENTUM_FORMS)
+    check_decay("dampening", dampening)
+    check_choice("debias_formula", debias_formula, DEBIAS_FORMULAS)
     accumulate = form == "classic"
+    damped = accumulate and not is_zero(dampening)
+    if not accumulate and _concrete(dampening) is not None and not is_zero(dampening):
+        raise ValueError("dampening is PyTorch's, for form='classic' only")
 
     def init_fn(params):
         return MomentumState(
@@ -162,14 +195,18 @@ def scale_by_momentum(
         del params
         beta = value_at(decay, state.count)
         count = optax.safe_increment(state.count)
-        velocity = ewa_step(state.velocity, updates, beta, accumulate=accumulate)
+        new = updates
+        if damped:  # the first step keeps the whole gradient
+            keep = jnp.where(state.count == 0, 1, 1 - value_at(dampening, state.count))
+            new = jax.tree.map(lambda g: keep.astype(g.dtype) * g, updates)
+        velocity = ewa_step(state.velocity, new, beta, accumulate=accumulate)
         if nesterov:
             direction = _nesterov_look_ahead(
-                velocity, updates, beta, count,
-                accumulate=accumulate, bias_correction=bias_correction,
+                velocity, updates, beta, count, accumulate=accumulate,
+                bias_correction=bias_correction, debias_formula=debias_formula,
             )
         elif bias_correction:
-            direction = debias(velocity, beta, count)
+            direction = debias(velocity, beta, count, formula=debias_formula)
         else:
             direction = velocity
         return direction, MomentumState(count=count, velocity=_cast(velocity, accumulator_dtype))
@@ -221,6 +258,8 @@ def scale_by_rms(
     eps_in_sqrt: bool = True,
     centered: bool = False,
     bias_correction: bool = False,
+    *,
+    debias_formula: str = "exact",
 ) -> optax.GradientTransformation:
     r"""Divide gradients by the root of the running mean of their squares.
 
@@ -248,6 +287,8 @@ def scale_by_rms(
       eps_in_sqrt: add ``eps`` under the square root (optax, Keras).
       centered: divide by the running standard deviation instead.
       bias_correction: divide the running averages by :math:`1 - \rho^t`.
+      debias_formula: ``"exact"`` (default) or ``"power"`` (optax's, bit for
+        bit), see :func:`jaxdl.averages.debias_factor`.
 
     References:
       Hinton, `Neural Networks for Machine Learning, lecture 6e
@@ -258,6 +299,7 @@ def scale_by_rms(
     check_decay("decay", decay)
     check_positive("eps", eps)
     check_non_negative("initial_scale", initial_scale)
+    check_choice("debias_formula", debias_formula, DEBIAS_FORMULAS)
 
     def init_fn(params):
         count = jnp.zeros([], jnp.int32)
@@ -271,10 +313,10 @@ def scale_by_rms(
         rho = value_at(decay, state.count)
         count = optax.safe_increment(state.count)
         nu = ewa_step(state.nu, _square(updates), rho)
-        nu_hat = debias(nu, rho, count) if bias_correction else nu
+        nu_hat = debias(nu, rho, count, formula=debias_formula) if bias_correction else nu
         if centered:
             mu = ewa_step(state.mu, updates, rho)
-            mu_hat = debias(mu, rho, count) if bias_correction else mu
+            mu_hat = debias(mu, rho, count, formula=debias_formula) if bias_correction else mu
             nu_hat = jax.tree.map(lambda n, m: n - jnp.square(m), nu_hat, mu_hat)
             new_state = CenteredRmsState(count=count, mu=mu, nu=nu)
         else:
@@ -303,7 +345,8 @@ class AdamState(NamedTuple):
     nu: Updates
 
 
-def _adam_direction(mu_hat, nu, b2, count, *, eps, eps_root, eps_hat=False, debias_nu=True):
+def _adam_direction(mu_hat, nu, b2, count, *, eps, eps_root, debias_formula, eps_hat=False,
+                    debias_nu=True):
     r"""Divide the first moment by the root of the second.
 
     Default: :math:`\hat m / (\sqrt{\hat v + \epsilon_{root}} + \epsilon)` with
@@ -312,21 +355,25 @@ def _adam_direction(mu_hat, nu, b2, count, *, eps, eps_root, eps_hat=False, debi
     (\sqrt{v + \epsilon_{root}} + \hat\epsilon)` (Kingma and Ba, section 2).
     """
     if eps_hat:
-        factor = jnp.sqrt(1 - b2**count) if debias_nu else 1.0
+        factor = jnp.sqrt(debias_factor(b2, count, formula=debias_formula)) if debias_nu else 1.0
         return jax.tree.map(
             lambda m, v: m * jnp.asarray(factor).astype(m.dtype) / (jnp.sqrt(v + eps_root) + eps),
             mu_hat,
             nu,
         )
-    nu_hat = debias(nu, b2, count) if debias_nu else nu
+    nu_hat = debias(nu, b2, count, formula=debias_formula) if debias_nu else nu
     return jax.tree.map(lambda m, v: m / (jnp.sqrt(v + eps_root) + eps), mu_hat, nu_hat)
 
 
-def _check_adam(b1, b2, eps, eps_root):
+def _check_adam(b1, b2, eps, eps_root, debias_formula):
     check_decay("b1", b1)
     check_decay("b2", b2)
-    check_positive("eps", eps)
+    check_non_negative("eps", eps)
     check_non_negative("eps_root", eps_root)
+    if is_zero(eps) and is_zero(eps_root):
+        raise ValueError("eps and eps_root are both 0, which divides by 0 where a second moment "
+                         "is 0; set eps > 0, or eps_root > 0 for eps inside the square root")
+    check_choice("debias_formula", debias_formula, DEBIAS_FORMULAS)
 
 
 def scale_by_adam(
@@ -338,6 +385,7 @@ def scale_by_adam(
     *,
     nesterov: bool = False,
     eps_hat: bool = False,
+    debias_formula: str = "exact",
 ) -> optax.GradientTransformation:
     r"""Scale gradients by Adam's debiased first and second moments.
 
@@ -358,23 +406,35 @@ def scale_by_adam(
     root, 1e-8). ``eps_hat=True`` matches Keras/TensorFlow, which fold the
     corrections into the step, :math:`\alpha_t = \alpha \sqrt{1 -
     \beta_2^t} / (1 - \beta_1^t)` and :math:`u_t = m_t / (\sqrt{v_t} +
-    \hat\epsilon)`; Keras' default ``eps`` is 1e-7.
+    \hat\epsilon)`; Keras' default ``eps`` is 1e-7. The lectures' Adam puts
+    :math:`\epsilon` inside the root, :math:`u_t = \hat m_t / \sqrt{\hat v_t +
+    \epsilon}`: pass ``eps=0, eps_root=1e-8``. The corrections are computed
+    accurately (:func:`jaxdl.averages.debias_factor`); ``debias_formula="power"``
+    gives optax's numbers bit for bit.
 
     Args:
       b1: :math:`\beta_1`, default 0.9, typically 0.8 to 0.95, in [0, 1).
       b2: :math:`\beta_2`, default 0.999, typically 0.95 to 0.9999, in [0, 1).
-      eps: :math:`\epsilon` > 0, default 1e-8.
+      eps: :math:`\epsilon` >= 0, default 1e-8.
       eps_root: :math:`\epsilon_{root}` >= 0 under the root, default 0 (set
-        it when differentiating through the update).
+        it when differentiating through the update, or with ``eps=0``); ``eps``
+        and ``eps_root`` may not both be 0.
       mu_dtype: optional dtype of the first moment.
       nesterov: use Nesterov momentum (Dozat, 2016).
       eps_hat: Keras' placement of ``eps``, see above.
+      debias_formula: ``"exact"`` (default) or ``"power"`` (optax's, bit for
+        bit), see :func:`jaxdl.averages.debias_factor`.
+
+    >>> opt = scale_by_adam(eps=0.0, eps_root=1e-8)  # the lectures' Adam
+    >>> direction, _ = opt.update(jnp.array([0.5, 0.0]), opt.init(jnp.zeros(2)))
+    >>> [round(float(u), 6) for u in direction]  # g / sqrt(g^2 + eps_root)
+    [1.0, 0.0]
 
     References:
       Kingma and Ba, `Adam: A Method for Stochastic Optimization
       <https://arxiv.org/abs/1412.6980>`_, 2015.
     """
-    _check_adam(b1, b2, eps, eps_root)
+    _check_adam(b1, b2, eps, eps_root, debias_formula)
 
     def init_fn(params):
         return AdamState(
@@ -389,12 +449,14 @@ def scale_by_adam(
         nu = ewa_step(state.nu, _square(updates), beta2)
         if nesterov:
             mu_hat = _nesterov_look_ahead(
-                mu, updates, beta1, count, accumulate=False, bias_correction=True
+                mu, updates, beta1, count, accumulate=False, bias_correction=True,
+                debias_formula=debias_formula,
             )
         else:
-            mu_hat = debias(mu, beta1, count)
+            mu_hat = debias(mu, beta1, count, formula=debias_formula)
         direction = _adam_direction(
-            mu_hat, nu, beta2, count, eps=eps, eps_root=eps_root, eps_hat=eps_hat
+            mu_hat, nu, beta2, count, eps=eps, eps_root=eps_root, eps_hat=eps_hat,
+            debias_formula=debias_formula,
         )
         return direction, AdamState(count=count, mu=_cast(mu, mu_dtype), nu=nu)
 
@@ -428,6 +490,7 @@ def scale_by_amsgrad(
     *,
     debias_before_max: bool = True,
     eps_hat: bool = False,
+    debias_formula: str = "exact",
 ) -> optax.GradientTransformation:
     r"""Adam whose second moment never decreases (AMSGrad).
 
@@ -450,7 +513,8 @@ def scale_by_amsgrad(
       no correction at all.
 
     Args:
-      b1, b2, eps, eps_root, mu_dtype, eps_hat: as in :func:`scale_by_adam`.
+      b1, b2, eps, eps_root, mu_dtype, eps_hat, debias_formula: as in
+        :func:`scale_by_adam`.
       bias_correction_mu: correct :math:`m_t` by :math:`1 - \beta_1^t`.
       bias_correction_nu: correct the second moment by :math:`1 - \beta_2^t`.
       debias_before_max: take the max over corrected (True) or raw (False)
@@ -460,7 +524,7 @@ def scale_by_amsgrad(
       Reddi, Kale and Kumar, `On the Convergence of Adam and Beyond
       <https://openreview.net/forum?id=ryQu7f-RZ>`_, 2018.
     """
-    _check_adam(b1, b2, eps, eps_root)
+    _check_adam(b1, b2, eps, eps_root, debias_formula)
     if eps_hat and debias_before_max and bias_correction_nu:
         raise ValueError(
             "eps_hat=True folds the second-moment correction into the step, so the "
@@ -481,11 +545,13 @@ def scale_by_amsgrad(
         count = optax.safe_increment(state.count)
         mu = ewa_step(state.mu, updates, beta1)
         nu = ewa_step(state.nu, _square(updates), beta2)
-        mu_hat = debias(mu, beta1, count) if bias_correction_mu else mu
+        mu_hat = debias(mu, beta1, count, formula=debias_formula) if bias_correction_mu else mu
         if debias_before_max and bias_correction_nu:
-            nu_max = jax.tree.map(jnp.maximum, state.nu_max, debias(nu, beta2, count))
+            nu_hat = debias(nu, beta2, count, formula=debias_formula)
+            nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu_hat)
             direction = _adam_direction(
-                mu_hat, nu_max, beta2, count, eps=eps, eps_root=eps_root, debias_nu=False
+                mu_hat, nu_max, beta2, count, eps=eps, eps_root=eps_root, debias_nu=False,
+                debias_formula=debias_formula,
             )
         else:
             nu_max = jax.tree.map(jnp.maximum, state.nu_max, nu)
@@ -498,6 +564,7 @@ def scale_by_amsgrad(
                 eps_root=eps_root,
                 eps_hat=eps_hat,
                 debias_nu=bias_correction_nu,
+                debias_formula=debias_formula,
             )
         return direction, AmsgradState(count=count, mu=_cast(mu, mu_dtype), nu=nu, nu_max=nu_max)
 
@@ -530,6 +597,7 @@ def scale_by_nadam(
     mu_dtype: Optional[Any] = None,
     *,
     momentum_decay=0.004,
+    debias_formula: str = "exact",
 ) -> optax.GradientTransformation:
     r"""NAdam with Dozat's momentum schedule (PyTorch and Keras convention).
 
@@ -548,15 +616,20 @@ def scale_by_nadam(
     (:math:`\mu_t = \beta_1`); use :func:`scale_by_adam` with
     ``nesterov=True`` for it.
 
+    The products :math:`\prod \mu_i` are kept in the state as PyTorch does
+    (in float32); only :math:`1 - \beta_2^t` is a bias correction
+    (``debias_formula``, as in :func:`scale_by_adam`).
+
     Args:
-      b1, b2, eps, eps_root, mu_dtype: as in :func:`scale_by_adam`.
+      b1, b2, eps, eps_root, mu_dtype, debias_formula: as in
+        :func:`scale_by_adam`.
       momentum_decay: :math:`\psi` >= 0, default 0.004.
 
     References:
       Dozat, `Incorporating Nesterov Momentum into Adam
       <https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ>`_, 2016.
     """
-    _check_adam(b1, b2, eps, eps_root)
+    _check_adam(b1, b2, eps, eps_root, debias_formula)
     check_non_negative("momentum_decay", momentum_decay)
 
     def init_fn(params):
@@ -583,7 +656,9 @@ def scale_by_nadam(
         mu_hat = jax.tree.map(
             lambda m, g: weight_mu.astype(m.dtype) * m + weight_g.astype(g.dtype) * g, mu, updates
         )
-        direction = _adam_direction(mu_hat, nu, beta2, count, eps=eps, eps_root=eps_root)
+        direction = _adam_direction(
+            mu_hat, nu, beta2, count, eps=eps, eps_root=eps_root, debias_formula=debias_formula
+        )
         return direction, NadamState(
             count=count,
             mu=_cast(mu, mu_dtype),
@@ -609,7 +684,7 @@ class AdamaxState(NamedTuple):
 
 
 def scale_by_adamax(
-    b1=0.9, b2=0.999, eps=1e-8, *, eps_in_max: bool = True
+    b1=0.9, b2=0.999, eps=1e-8, *, eps_in_max: bool = True, debias_formula: str = "exact"
 ) -> optax.GradientTransformation:
     r"""Adam with the infinity norm in place of the root mean square (AdaMax).
 
@@ -631,6 +706,8 @@ def scale_by_adamax(
       b2: :math:`\beta_2`, default 0.999, in [0, 1).
       eps: :math:`\epsilon` > 0, default 1e-8.
       eps_in_max: where ``eps`` goes, see above.
+      debias_formula: ``"exact"`` (default) or ``"power"`` (optax's, bit for
+        bit), see :func:`jaxdl.averages.debias_factor`.
 
     References:
       Kingma and Ba, `Adam: A Method for Stochastic Optimization
@@ -639,6 +716,7 @@ def scale_by_adamax(
     check_decay("b1", b1)
     check_decay("b2", b2)
     check_positive("eps", eps)
+    check_choice("debias_formula", debias_formula, DEBIAS_FORMULAS)
 
     def init_fn(params):
         return AdamaxState(count=jnp.zeros([], jnp.int32), mu=_zeros(params), nu=_zeros(params))
@@ -648,7 +726,7 @@ def scale_by_adamax(
         beta1, beta2 = value_at(b1, state.count), value_at(b2, state.count)
         count = optax.safe_increment(state.count)
         mu = ewa_step(state.mu, updates, beta1)
-        mu_hat = debias(mu, beta1, count)
+        mu_hat = debias(mu, beta1, count, formula=debias_formula)
         if eps_in_max:
             nu = jax.tree.map(
                 lambda g, u: jnp.maximum(jnp.abs(g) + eps, beta2 * u), updates, state.nu
