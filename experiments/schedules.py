@@ -172,7 +172,7 @@ def build(name: str, learning_rate: float, steps_per_epoch: int, epochs: int) ->
             args.setdefault("init_value", 0.0)
     else:
         args[next(iter(parameters))] = learning_rate
-    for length in ("decay_steps", "transition_steps"):
+    for length in ("decay_steps", "transition_steps", "first_decay_steps"):  # a decay length: the whole run
         if length in parameters and parameters[length].default is inspect.Parameter.empty:
             args.setdefault(length, steps_per_epoch * epochs)
     if "steps_per_epoch" in parameters:
