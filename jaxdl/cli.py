@@ -10,7 +10,6 @@ the checks live in :mod:`jaxdl.train` and :mod:`jaxdl.sweep`, not here.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 import time
@@ -121,7 +120,7 @@ def _report(records, out, metric, top, seconds=None) -> int:
 
 
 def _report_command(args) -> int:
-    from jaxdl import registry, sweep
+    from jaxdl import metrics, registry, sweep
 
     from jaxdl.sweep import report
 
@@ -136,7 +135,7 @@ def _report_command(args) -> int:
             raise ValueError(f"{run_dir} holds no finished trials yet")
         summary = store.summary()
         metric = metric or (summary["metric"].split(".", 1)[1] if summary else "val_accuracy")
-        sweep.engine.metrics_lib.maximize(metric)  # an unknown metric is one line, not a table of NaN
+        metrics.maximize(metric)  # an unknown metric is one line, not a table of NaN
         runs[run_dir] = records
     if len(runs) == 1:
         ((run_dir, records),) = runs.items()
@@ -272,26 +271,23 @@ def _train(args) -> int:
     return 0
 
 
-def _count(text: str) -> int:
-    """An argparse type: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer(valid, requirement: str):
+    """An argparse type: an integer for which ``valid(value)`` holds, else ``"<requirement>, got <text>"``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{requirement}, got {text!r}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"{requirement}, got {value}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    """An argparse type: a seed in ``[0, 2**31)``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
-    if not 0 <= value <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"a seed must be in [0, {MAX_SEED}], got {value}")
-    return value
+_count = _integer(lambda value: value >= 1, "expected a positive integer")
+_seed = _integer(lambda value: 0 <= value <= MAX_SEED, f"a seed must be in [0, {MAX_SEED}]")
 
 
 def _names(table) -> str:

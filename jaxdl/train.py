@@ -509,8 +509,9 @@ def dynamic_keys(config: TrainConfig, task: str | None = None) -> dict[str, tupl
 def bound_problem(value: Any, bounds: tuple[float | None, float | None]) -> str | None:
     """What keeps ``value`` out of ``bounds = (low, high)`` (the range ``[low, high)``), or ``None``.
 
-    The one range test of the dynamic keys: ``jaxdl train``'s flags, the
-    ``--set`` values and the TOML search space all use it.
+    The range test of concrete dynamic values (``jaxdl train``'s flags and
+    ``--set`` values, :func:`check_values`); a TOML search space checks the
+    same ranges over each distribution's support.
     """
     low, high = bounds
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -593,18 +594,19 @@ def _gib(count: int) -> str:
     return f"{count} bytes"
 
 
-def check_memory(config: TrainConfig, data: Data, trials: int = 1, memory_bytes: int | None = None) -> int:
+def check_memory(config: TrainConfig, data: Data, trials: int = 1, memory_bytes: int | None = None, *,
+                 per_trial: int | None = None) -> int:
     """Refuse, before anything is allocated, ``trials`` trials (on one device) that cannot fit its memory.
 
     Returns the estimated bytes (:func:`data_bytes` + ``trials`` x
-    :func:`trial_bytes`).
+    ``per_trial``, by default :func:`trial_bytes`).
 
     Raises:
       ValueError: the estimate exceeds ``memory_bytes`` (default
         :func:`free_memory_bytes`); the message says how big it would be.
     """
     memory = free_memory_bytes() if memory_bytes is None else memory_bytes
-    per_trial = trial_bytes(config, data)
+    per_trial = trial_bytes(config, data) if per_trial is None else per_trial
     need = data_bytes(data) + trials * per_trial
     if need > memory:
         count = "one trial" if trials == 1 else f"{trials} trials per device"

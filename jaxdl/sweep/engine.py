@@ -70,6 +70,7 @@ rungs, and process 0 writes the summary after the last one.
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import contextlib
 import dataclasses
@@ -85,16 +86,16 @@ from typing import Any, Callable, Mapping
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 from tqdm.auto import tqdm
 
 from jaxdl import data as data_lib
 from jaxdl import metrics as metrics_lib
-from jaxdl import models, schedules
+from jaxdl import schedules
 from jaxdl import train as train_lib
 from jaxdl.sweep import space as space_lib
-from jaxdl.sweep.store import RunStore, atomic_write, check_out, make_record, rank_configurations, summarize, trial_score
+from jaxdl.sweep.store import (RunStore, atomic_write, check_out, configuration_key, make_record, rank_configurations,
+                               summarize, trial_score)
 
 __all__ = ["MODES", "SweepResult", "run_sweep", "check_plan", "environment", "auto_mode", "estimate_trial_bytes", "auto_chunk_size",
            "group_config", "population_program", "run_in_parts", "default_parts", "slice_length"]
@@ -185,8 +186,8 @@ def auto_chunk_size(
     """
     if memory_bytes is None:
         memory_bytes = train_lib.free_memory_bytes()
-    train_lib.check_memory(config, data, 1, memory_bytes)
     per_trial = estimate_trial_bytes(config, data)
+    train_lib.check_memory(config, data, 1, memory_bytes, per_trial=per_trial)
     budget = int(fraction * memory_bytes) - train_lib.data_bytes(data)
     per_device = max(1, budget // per_trial)
     group = -(-num_trials // num_devices)
@@ -507,10 +508,7 @@ class _Carries:
 
 
 def _seeds_per_configuration(plan: space_lib.Plan) -> int:
-    counts: dict[str, int] = {}
-    for trial in plan:
-        key = json.dumps([trial.static, trial.dynamic], sort_keys=True, default=str)
-        counts[key] = counts.get(key, 0) + 1
+    counts = collections.Counter(configuration_key(trial.static, trial.dynamic) for trial in plan)
     return max(counts.values(), default=1)
 
 
@@ -641,10 +639,6 @@ def environment() -> dict:
                          "flax": flax.__version__, "optax": optax.__version__, "python": platform.python_version()},
             "platform": {"backend": jax.default_backend(), "devices": [str(d) for d in jax.devices()],
                          "machine": platform.machine(), "system": platform.system()}}
-
-
-def _ok(records, trial_id) -> bool:
-    return any(r["id"] == trial_id and r["status"] == "ok" for r in records)
 
 
 # ---------------------------------------------------------------------------
@@ -882,15 +876,13 @@ def run_sweep(
     groups = plan.groups()
     resolved = check_plan(plan, run.dataset, metric)
     if chunk_size is not None:  # an explicit size must fit too; auto_chunk_size checks its own
-        for group in groups:
-            train_lib.check_memory(group_config(group.static, metric), run.dataset(group.static),
-                                   -(-min(chunk_size, len(group)) // num_devices))
+        for group, config in zip(groups, resolved):
+            train_lib.check_memory(config, run.dataset(group.static), -(-min(chunk_size, len(group)) // num_devices))
 
     def choose() -> int:
         # The size that fits every group; capped by the largest group, not the smallest, which is simply one chunk.
         largest = max(len(g) for g in groups)
-        return min(auto_chunk_size(group_config(g.static, metric), run.dataset(g.static), largest, num_devices)
-                   for g in groups)
+        return min(auto_chunk_size(config, run.dataset(g.static), largest, num_devices) for g, config in zip(groups, resolved))
 
     settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
     names = sorted({group.static.get("dataset") for group in groups}, key=str)
@@ -923,5 +915,5 @@ def run_sweep(
             summary["chunks_done"] = sorted(store.done_chunks(run.chunk_ids))
             if rank == 0:
                 store.write_summary(summary)
-                store.keep_only([ids[0] for ids in summary["configurations"][:keep] if _ok(records, ids[0])])
+                store.keep_only([c["best_trial"] for c in summary["configurations"][:keep] if c["best_trial"] is not None])
     return SweepResult(records, summary, store, run.run, run.skipped, time.perf_counter() - start, run.chunk_size)

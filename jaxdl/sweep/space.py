@@ -1035,8 +1035,7 @@ def grid_plan(space: Space, known: Mapping[str, Iterable[str]] | None = None) ->
     _check_count(math.prod(axes) * space.seeds, f"the grid ({' x '.join(map(str, axes))} x {space.seeds} seeds)")
     configs = []
     for config in _product(space.params):
-        extras = _product(space.conditional(config))
-        configs += [{**config, **extra} for extra in extras]
+        configs += [{**config, **extra} for extra in _product(space.conditional(config))]
         _check_count(len(configs) * space.seeds, "the grid with its conditional values")
     return _expand(space, configs, {"strategy": "grid"})
 

@@ -76,6 +76,7 @@ __all__ = [
     "RunLockedError",
     "RunStore",
     "check_out",
+    "configuration_key",
     "atomic_write",
     "make_record",
     "rank_configurations",
@@ -876,6 +877,11 @@ def trial_score(record: Mapping[str, Any], metric: str, which: str = SELECTION) 
     return float("nan") if value is None else float(value)
 
 
+def configuration_key(static: Mapping[str, Any], dynamic: Mapping[str, Any]) -> str:
+    """What trials of one configuration share (everything but the seed), as a string to group by."""
+    return json.dumps(_plain({"static": static, "dynamic": dynamic}), sort_keys=True)
+
+
 def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maximize: bool | None = None,
                         which: str = SELECTION) -> list[dict]:
     """Trials that differ only by seed, as configurations ranked best first by their mean ``record[which][metric]``.
@@ -895,8 +901,7 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
         maximize = metrics.maximize(metric)
     groups: dict[str, list] = {}
     for record in records:
-        key = json.dumps(_plain({"static": record["static"], "dynamic": record["dynamic"]}), sort_keys=True)
-        groups.setdefault(key, []).append(record)
+        groups.setdefault(configuration_key(record["static"], record["dynamic"]), []).append(record)
     rows = []
     for members in groups.values():
         ids = [m["id"] for m in members]
@@ -927,7 +932,8 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
     1): its ``mean``, ``std`` and ``n`` over seeds, its ``trial_ids``, and
     ``id``/``seed``/``score`` of its best seed's trial, whose state a sweep
     keeps; ``None`` when no trial has a finite score (every trial diverged).
-    ``configurations`` lists each configuration's trial ids in rank order.
+    ``configurations`` lists each configuration's ``trial_ids`` and
+    ``best_trial`` in rank order.
     """
     if maximize is None:
         from jaxdl import metrics
@@ -952,7 +958,6 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
             "maximize": maximize,
             "best": best,
             "ranking": ranking,
-            "configurations": [[c["best_trial"], *[i for i in c["trial_ids"] if i != c["best_trial"]]]
-                               for c in configurations],
+            "configurations": [{"trial_ids": c["trial_ids"], "best_trial": c["best_trial"]} for c in configurations],
         }
     )
