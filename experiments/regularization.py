@@ -210,7 +210,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
             continue
         static = {**base, **entry["static"]}
         chosen, _ = common.tune_learning_rate({label(entry): static}, data, low=LOW, high=HIGH, budget=budget,
-                                              seeds=1, dynamic=entry["dynamic"], progress=False)
+                                              seeds=1, dynamic=entry["dynamic"], metric=base["monitor"],
+                                              progress=False)
         rates.update(chosen)
         print(f"{label(entry)}: learning rate {rates[label(entry)]:.3g}", flush=True)
 

@@ -72,19 +72,24 @@ def _sweep(args) -> int:
     sweep.store.check_out(out)
     file_settings = settings.pop("data", None)
     metric = args.metric or settings.pop("metric", None) or "val_accuracy"
-    settings.pop("maximize", None)
+    maximize = settings.pop("maximize", None)
     keep = settings.pop("keep", 1)
     chunk_size = args.chunk_size or settings.pop("chunk_size", None)
     plan = sweep.build_plan(space, settings)
-    datasets = {group.static.get("dataset", args.dataset) for group in plan.groups()}
-    data = {name: _load_data(name, args, file_settings) for name in datasets}
-    if not any("dataset" in t.static for t in plan):
-        data = data[args.dataset]
+    # The data sets the space may choose (a later stage of a strategy may choose any of them).
+    chosen = space.params.get("dataset")
+    if chosen is None:
+        data = _load_data(args.dataset, args, file_settings)
+    else:
+        data = {name: _load_data(name, args, file_settings)
+                for name in (chosen.values() if isinstance(chosen, sweep.distributions.Choice) else (chosen,))}
     if metric == "val_accuracy" and not isinstance(data, dict) and data.task == "regression":
         metric = "val_rmse"
-    print(f"jaxdl sweep: {len(plan)} trials in {len(plan.groups())} static groups -> {out}")
+    strategy = settings.get("strategy", "random")
+    first = f"{len(plan)} trials in {len(plan.groups())} static groups" if len(plan) else "trials asked as it goes"
+    print(f"jaxdl sweep: {strategy}, {first} -> {out}")
     result = sweep.run_sweep(plan, data, out, chunk_size=chunk_size, mode=args.mode, parts=args.parts,
-                             metric=metric, keep=keep, progress=not args.quiet)
+                             metric=metric, maximize=maximize, keep=keep, progress=not args.quiet)
     args.metric = metric
     if result.chunks_skipped and not result.chunks_run:
         print(f"already complete: all {result.chunks_skipped} chunks were found in {out}; nothing to train")
@@ -94,15 +99,18 @@ def _sweep(args) -> int:
 
 
 def _report(records, out, metric, top, seconds=None) -> int:
-    from jaxdl.sweep import RunStore, report
+    from jaxdl.sweep import RunStore, report, store
 
     written = report.write_report(records, out, metric=metric, top=top)
-    diverged = sum(r["status"] == "diverged" for r in records)
+    final = store.candidates(records)
+    diverged = sum(r["status"] == "diverged" for r in final)
     print()
     print(written["table"])
     print()
     timing = f" in {seconds:.1f} s" if seconds is not None else ""
-    print(f"{len(records)} trials{timing}, {diverged} diverged")
+    stages = len({r.get("stage", 0) for r in records})
+    over = f" (after {stages} stages, {len(records)} records)" if stages > 1 else ""
+    print(f"{len(final)} trials{over}{timing}, {diverged} diverged")
     for name, path in written["paths"].items():
         print(f"{name}: {path}")
     rows = written["rows"]
@@ -332,7 +340,7 @@ def _parser() -> argparse.ArgumentParser:
                     "in parallel. Finished chunks are written as they complete; rerunning the same command "
                     "resumes. Without --config, runs the default sweep: relu, elu, selu and tanh x 16 "
                     "learning rates in [1e-4, 1] x 2 seeds on the digits. Strategies ([sweep] strategy): "
-                    f"{', '.join(sweep_lib.space.STRATEGIES)}.")
+                    f"{', '.join(sweep_lib.strategy_names())}.")
     sweep.add_argument("--config", help="TOML file with [space] and [sweep] tables")
     _add_import(sweep)
     sweep.add_argument("--data", help="a .npz or .csv file of your own (instead of --dataset)")

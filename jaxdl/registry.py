@@ -42,12 +42,14 @@ __all__ = [
     "SCHEDULES",
     "LOSSES",
     "METRICS",
+    "STRATEGIES",
     "register_model",
     "register_activation",
     "register_optimizer",
     "register_schedule",
     "register_loss",
     "register_metric",
+    "register_strategy",
     "load_plugins",
     "did_you_mean",
 ]
@@ -187,6 +189,8 @@ LOSSES = Registry("loss")
 """Per-example losses ``loss(outputs, targets) -> (m,)``; ``info["task"]`` says for which task."""
 METRICS = Registry("metric", required=("maximize",))
 """Metrics ``metric(outputs, targets) -> scalar``; ``info["maximize"]`` is the direction."""
+STRATEGIES = Registry("strategy")
+"""Search strategies: subclasses of :class:`jaxdl.sweep.strategies.Strategy` (registered when it is imported)."""
 
 register_model = MODELS.register
 register_activation = ACTIVATIONS.register
@@ -194,6 +198,7 @@ register_optimizer = OPTIMIZERS.register
 register_schedule = SCHEDULES.register
 register_loss = LOSSES.register
 register_metric = METRICS.register
+register_strategy = STRATEGIES.register
 
 
 def _import_file(path: str) -> None:

@@ -78,6 +78,7 @@ __all__ = [
     "build_model",
     "make_model",
     "check",
+    "initial_carry",
     "make_run",
     "jit",
     "train",
@@ -1059,7 +1060,8 @@ def _as_arrays(hparams: HParams) -> HParams:
 
 
 def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Carry | None = None,
-          keep_carry: bool = False, on_epoch: Callable[[int, dict], None] | None = None) -> Result:
+          keep_carry: bool = False, on_epoch: Callable[[int, dict], None] | None = None,
+          epochs: int | None = None) -> Result:
     """Train one model; pure, so it can be jitted and vmapped over ``hparams`` and ``key``.
 
     Args:
@@ -1074,6 +1076,9 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
       on_epoch: called on the host as ``on_epoch(epoch, row)`` after each epoch
         (1-based epoch, the history row as arrays), through ``jax.debug.callback``;
         for progress bars, not for results.
+      epochs: epochs to train in this call instead of ``config.epochs`` (which
+        still sets the length a schedule's decay defaults to); ``0`` with
+        ``keep_carry=True`` returns the initial carry (:func:`initial_carry`).
     """
     config = config.resolve(data)
     hparams = _as_arrays(hparams)
@@ -1159,7 +1164,8 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
     carry = Carry(state, initial_best, flags)
     if resume is not None:
         carry = Carry(TrainState(*resume[0]), *resume[1:])
-    (state, best, flags), history = jax.lax.scan(epoch, tuple(carry), None, length=config.epochs)
+    length = config.epochs if epochs is None else epochs
+    (state, best, flags), history = jax.lax.scan(epoch, tuple(carry), None, length=length)
     final_carry = Carry(state, best, flags) if keep_carry else None
     params, batch_stats = state.params, state.batch_stats
     if config.restores:
@@ -1176,6 +1182,17 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
     }
     return Result(params, batch_stats, history, results, flags["diverged"], flags["diverged_epoch"],
                   flags["epochs_run"], final_carry)
+
+
+def initial_carry(config: TrainConfig, hparams: HParams, key, data: Data) -> Carry:
+    """The carry a run starts from (initialised model, optimizer state, key, counters), before any epoch.
+
+    ``train(config, hparams, key, data)`` and ``train(config, hparams, key,
+    data, resume=initial_carry(config, hparams, key, data))`` train alike;
+    a population whose runs are continued stage by stage starts this way, so
+    that every stage is one program.
+    """
+    return train(config, hparams, key, data, keep_carry=True, epochs=0).carry
 
 
 def make_run(config: TrainConfig, data: Data) -> Callable[[HParams, jax.Array], Result]:

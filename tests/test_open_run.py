@@ -15,7 +15,7 @@ from scipy import stats
 from jaxdl import cli, losses, metrics, sweep, train
 from jaxdl.sweep import report
 from jaxdl.sweep.store import make_record
-from jaxdl.sweep.space import Trial
+from jaxdl.sweep import Trial
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXAMPLE = os.path.join(ROOT, "examples", "residual.py")

@@ -24,7 +24,7 @@ import pytest
 import sweep_worker
 from jaxdl import train
 from jaxdl.sweep import RunStore, Trial, auto_chunk_size, estimate_trial_bytes, run_sweep
-from jaxdl.sweep.space import Plan, plan_chunks
+from jaxdl.sweep import Plan, plan_chunks
 
 WORKER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sweep_worker.py")
 TIMEOUT = 300
@@ -40,13 +40,14 @@ def _array(values):
 
 def assert_records_close(got, expected, tol=1e-6):
     """Same trials with the same outcome; numbers within ``tol``. Wall times and chunk ids are ignored."""
-    got = {(r["id"], r.get("rung")): r for r in got}
-    expected = {(r["id"], r.get("rung")): r for r in expected}
+    got = {(r["id"], r.get("stage")): r for r in got}
+    expected = {(r["id"], r.get("stage")): r for r in expected}
     assert sorted(got) == sorted(expected)
     for key, want in expected.items():
         have = got[key]
-        for field in ("static", "dynamic", "seed", "status", "diverged_epoch", "best_epoch", "epochs_run"):
-            assert have[field] == want[field], (key, field)
+        for field in ("static", "dynamic", "seed", "status", "diverged_epoch", "best_epoch", "epochs_run", "stage",
+                      "parent", "candidate"):
+            assert have.get(field) == want.get(field), (key, field)
         for field in ("final", "best"):
             assert sorted(have[field]) == sorted(want[field])
             for name in want[field]:
@@ -421,7 +422,7 @@ def _top(records, keep):
 def test_halving_keeps_the_best_half_of_each_rung(halving, halving_plan):
     rungs = halving_plan.info["rungs"]
     assert rungs == [1, 2, 4]
-    by_rung = {k: [r for r in halving.records if r["rung"] == k] for k in range(3)}
+    by_rung = {k: [r for r in halving.records if r["stage"] == k] for k in range(3)}
     assert [len(by_rung[k]) for k in range(3)] == [8, 4, 2]
     for k in (1, 2):
         assert sorted(r["id"] for r in by_rung[k]) == _top(by_rung[k - 1], len(by_rung[k]))
@@ -429,14 +430,14 @@ def test_halving_keeps_the_best_half_of_each_rung(halving, halving_plan):
         for record in by_rung[k]:
             assert record["chunk"].startswith(f"r{k}-")
             assert len(record["history"]["val_loss"]) == epochs and record["epochs_run"] == epochs
-    assert [entry["trials"] for entry in halving.summary["rungs"]] == [
+    assert [entry["trials"] for entry in halving.summary["stages"]] == [
         sorted(r["id"] for r in by_rung[k]) for k in range(3)
     ]
     assert os.listdir(os.path.join(halving.store.path, "carries")) == []  # dropped once no longer needed
 
 
 def test_halving_summary_picks_among_the_last_rung(halving):
-    last = [r for r in halving.records if r["rung"] == 2]
+    last = [r for r in halving.records if r["stage"] == 2]
     summary = halving.store.summary()
     assert summary["num_records"] == 2
     assert sorted(summary["ranking"]) == sorted(r["id"] for r in last)
@@ -444,8 +445,8 @@ def test_halving_summary_picks_among_the_last_rung(halving):
 
 
 def test_halving_survivors_train_exactly_as_one_uninterrupted_run(halving, halving_plan, data):
-    last = [r for r in halving.records if r["rung"] == 2]
-    earlier = {(r["id"], r["rung"]): r for r in halving.records}
+    last = [r for r in halving.records if r["stage"] == 2]
+    earlier = {(r["id"], r["stage"]): r for r in halving.records}
     config = train.TrainConfig(model_args={"hidden": (16,)}, batch_size=32, optimizer="adam", schedule="cosine_decay_schedule",
                                epochs=4)
     rates = jnp.array([halving_plan.by_id(r["id"]).dynamic["learning_rate"] for r in last], jnp.float32)

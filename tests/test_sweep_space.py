@@ -8,10 +8,9 @@ import types
 import numpy as np
 import pytest
 
-from jaxdl.sweep import space as sp
-from jaxdl.sweep.space import (
-    DYNAMIC_KEYS,
-    STATIC_KEYS,
+from jaxdl.sweep import config, distributions, plans, space, strategies
+from jaxdl.sweep.space import DYNAMIC_KEYS, STATIC_KEYS
+from jaxdl.sweep import (
     Plan,
     Space,
     Trial,
@@ -570,6 +569,7 @@ def test_load_config_errors_name_the_file_and_key(tmp_path, text, fragments):
         assert fragment in message
 
 
-def test_module_exports_exist():
-    for name in sp.__all__:
-        assert hasattr(sp, name), name
+@pytest.mark.parametrize("module", [config, distributions, plans, space, strategies])
+def test_module_exports_exist(module):
+    for name in module.__all__:
+        assert hasattr(module, name), name

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxdl.sweep import store as store_module
-from jaxdl.sweep.space import Space, Trial, choice, loguniform, plan_chunks, random_plan
+from jaxdl.sweep import Space, Trial, choice, loguniform, plan_chunks, random_plan
 from jaxdl.sweep.store import RECORD_FIELDS, PlanMismatchError, RunStore, atomic_write, make_record
 
 NAN = float("nan")

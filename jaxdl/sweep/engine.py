@@ -93,9 +93,10 @@ from jaxdl import data as data_lib
 from jaxdl import metrics as metrics_lib
 from jaxdl import schedules
 from jaxdl import train as train_lib
-from jaxdl.sweep import space as space_lib
-from jaxdl.sweep.store import (RunStore, atomic_write, check_out, configuration_key, make_record, rank_configurations,
-                               summarize, trial_score)
+from jaxdl.sweep import plans as plans_lib
+from jaxdl.sweep import strategies as strategies_lib
+from jaxdl.sweep.store import (RunStore, atomic_write, candidates, check_out, configuration_key, make_record,
+                               rank_configurations, summarize)
 
 __all__ = ["MODES", "SweepResult", "run_sweep", "check_plan", "environment", "auto_mode", "estimate_trial_bytes", "auto_chunk_size",
            "group_config", "population_program", "run_in_parts", "default_parts", "slice_length"]
@@ -245,6 +246,12 @@ def _compiled(config: train_lib.TrainConfig, mode: str, map_batch_size: int, kee
     return train_lib.jit(_mapped_train(config, mode, map_batch_size, keep_carry, num_devices))
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled_start(config: train_lib.TrainConfig) -> Callable:
+    """``f(hparams, keys, data) -> carry``: a population's initial carries (no epoch trained)."""
+    return train_lib.jit(jax.vmap(functools.partial(train_lib.initial_carry, config), in_axes=(0, 0, None)))
+
+
 def population_program(config: train_lib.TrainConfig, mode: str = "vmap", *, map_batch_size: int = 8,
                        keep_carry: bool = False) -> Callable:
     """The engine's jitted ``f(hparams, keys, carry, data) -> Result`` for one device; ``carry`` may be ``None``.
@@ -370,7 +377,7 @@ def _schedule_lengths(config: train_lib.TrainConfig, data: train_lib.Data, total
     }
 
 
-def _hparams(chunk: space_lib.Chunk, config: train_lib.TrainConfig, defaults: Mapping[str, float],
+def _hparams(chunk: plans_lib.Chunk, config: train_lib.TrainConfig, defaults: Mapping[str, float],
              task: str) -> train_lib.HParams:
     n = len(chunk)
     flat = {name: jnp.full((n,), value, jnp.float32) for name, value in defaults.items() if name not in chunk.dynamic}
@@ -386,8 +393,11 @@ def _nan_history(values) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _records(plan, chunk, result, wall_time, earlier=None, **extra) -> list[dict]:
-    """Records of a chunk's valid rows; ``earlier`` maps a trial id to its previous rung's record."""
+def _records(stage: strategies_lib.Stage, chunk, result, wall_time, earlier=None, **extra) -> list[dict]:
+    """Records of a chunk's valid rows; ``earlier`` maps a parent's trial id to its record of the previous stage.
+
+    A continued trial's history is its parent's followed by this stage's epochs.
+    """
     host = jax.device_get((result.history, result.metrics, result.diverged_epoch, result.epochs_run))
     history, metrics, diverged_epoch, epochs_run = host
     records = []
@@ -395,20 +405,25 @@ def _records(plan, chunk, result, wall_time, earlier=None, **extra) -> list[dict
         if not valid:
             continue
         trial_id = int(trial_id)
+        parent = stage.parents.get(trial_id)
         rows = {name: np.asarray(values[row], np.float64) for name, values in history.items()}
-        if earlier is not None:
-            before = earlier[trial_id]["history"]
+        if parent is not None:
+            before = earlier[parent]["history"]
             rows = {name: np.concatenate([_nan_history(before[name]), values]) for name, values in rows.items()}
         final = {name: float(values[row]) for name, values in metrics.items() if not name.startswith("best")}
         records.append(
             make_record(
-                plan.by_id(trial_id),
+                stage.trials.by_id(trial_id),
                 rows,
                 wall_time,
                 diverged_epoch=int(diverged_epoch[row]),
                 final=final,
                 best_epoch=int(metrics["best_epoch"][row]),
                 epochs_run=int(epochs_run[row]),
+                stage=stage.index,
+                parent=parent,
+                candidate=stage.candidate,
+                **({} if stage.grouped else {"configuration": f"trial {trial_id}"}),
                 **extra,
             )
         )
@@ -429,37 +444,45 @@ def _as_stored(record: dict, chunk_id: str) -> dict:
 
 
 class _Carries:
-    """Scan carries of the trials a rung trained, by trial id.
+    """Scan carries of the trials a stage trained, by stage and trial id, for the next stage to continue from.
 
-    In memory for an in-memory sweep; otherwise one ``carries/<chunk id>.npz``
-    per rung chunk, holding ``trial_ids`` and the flattened carry's leaves
-    (keys as their raw ``uint32`` data), read back by whichever process
-    trains the survivor next.
+    With a run directory, one ``carries/<chunk id>.npz`` per chunk of a stage
+    whose trials may be continued, holding ``trial_ids`` and the flattened
+    carry's leaves (keys as their raw ``uint32`` data): the checkpoint a
+    resumed sweep continues from, read back by whichever process trains the
+    child next. Without one, the same in memory. When a stage was one chunk,
+    its carry also stays on the devices, and the next stage's carry is one
+    gather over the population axis there (:meth:`take`), bit for bit what
+    reading the checkpoint gives.
     """
 
-    def __init__(self, store: RunStore | None):
+    def __init__(self, store: RunStore | None, population: NamedSharding):
         self.directory = None if store is None else os.path.join(store.path, _CARRY_DIR)
         self.memory: dict[int, dict[int, list[np.ndarray]]] = {}
+        self.device: dict[int, tuple[list[int], Any]] = {}
+        self.gather = jax.jit(lambda carry, rows: jax.tree.map(lambda leaf: leaf[rows], carry),
+                              out_shardings=population)
 
     def _path(self, chunk_id: str) -> str:
         return os.path.join(self.directory, f"{chunk_id}.npz")
 
-    def put(self, rung: int, chunk_id: str, chunk: space_lib.Chunk, carry) -> None:
+    def put(self, stage: int, chunk_id: str, chunk: plans_lib.Chunk, carry, on_device: bool = False) -> None:
+        if on_device:
+            self.device[stage] = ([int(t) for t in chunk.trial_ids], carry)
         leaves = [jax.random.key_data(leaf) if _is_key(leaf) else leaf for leaf in jax.tree.leaves(carry)]
         leaves = [np.asarray(leaf)[chunk.valid] for leaf in jax.device_get(leaves)]
         trial_ids = np.asarray(chunk.trial_ids)[chunk.valid]
         if self.directory is None:
-            rung_carries = self.memory.setdefault(rung, {})
+            stage_carries = self.memory.setdefault(stage, {})
             for row, trial_id in enumerate(trial_ids):
-                rung_carries[int(trial_id)] = [leaf[row] for leaf in leaves]
+                stage_carries[int(trial_id)] = [leaf[row] for leaf in leaves]
             return
         buffer = io.BytesIO()
         np.savez(buffer, trial_ids=trial_ids, **{f"leaf_{i}": leaf for i, leaf in enumerate(leaves)})
         os.makedirs(self.directory, exist_ok=True)
         atomic_write(self._path(chunk_id), buffer.getvalue())
 
-    def _from_disk(self, rung: int, trial_ids: set[int]) -> dict[int, list[np.ndarray]]:
-        prefix = f"r{rung}-"
+    def _from_disk(self, prefix: str, trial_ids: set[int]) -> dict[int, list[np.ndarray]]:
         names = sorted(os.listdir(self.directory)) if os.path.isdir(self.directory) else []
         names = [name for name in names if name.startswith(prefix) and name.endswith(".npz")]
         found = {}
@@ -475,31 +498,41 @@ class _Carries:
                     found[int(ids[row])] = [leaf[row] for leaf in leaves]
         return found
 
-    def take(self, rung: int, chunk: space_lib.Chunk, template):
-        """The stacked carry of ``chunk``'s trials (padding included) after ``rung``, shaped like ``template``."""
-        wanted = [int(t) for t in chunk.trial_ids]
-        found = self.memory.get(rung, {}) if self.directory is None else self._from_disk(rung, set(wanted))
-        missing = sorted(set(wanted) - set(found))
+    def take(self, stage: int, prefix: str, parents: list[int], template):
+        """The stacked carry of ``parents`` (one per row, repeats allowed) after ``stage``, shaped like ``template``.
+
+        ``prefix`` names the stage's checkpoint files.
+        """
+        if stage in self.device:
+            ids, carry = self.device[stage]
+            position = {}
+            for row, trial_id in enumerate(ids):
+                position.setdefault(trial_id, row)
+            if all(p in position for p in parents):
+                return self.gather(carry, jnp.asarray([position[p] for p in parents], jnp.int32))
+        found = self.memory.get(stage, {}) if self.directory is None else self._from_disk(prefix, set(parents))
+        missing = sorted(set(parents) - set(found))
         if missing:
             where = "memory" if self.directory is None else self.directory
             raise FileNotFoundError(
-                f"cannot continue rung {rung + 1}: the training state of trial(s) {missing} after rung {rung} "
+                f"cannot continue stage {stage + 1}: the training state of trial(s) {missing} after stage {stage} "
                 f"is missing from {where}; run the sweep again in a new directory"
             )
         specs, treedef = jax.tree.flatten(template)
         leaves = []
         for number, spec in enumerate(specs):
-            stacked = np.stack([found[trial_id][number] for trial_id in wanted])
+            stacked = np.stack([found[trial_id][number] for trial_id in parents])
             leaves.append(jax.random.wrap_key_data(stacked) if _is_key(spec) else stacked.astype(spec.dtype))
         return jax.tree.unflatten(treedef, leaves)
 
-    def drop(self, rung: int, rank: int) -> None:
-        """Forget a rung's carries once the next rung is complete (files: process 0 removes them)."""
-        self.memory.pop(rung, None)
+    def drop(self, stage: int, prefix: str, rank: int) -> None:
+        """Forget a stage's carries once the next stage is complete (files: process 0 removes them)."""
+        self.memory.pop(stage, None)
+        self.device.pop(stage, None)
         if self.directory is None or rank != 0 or not os.path.isdir(self.directory):
             return
         for name in os.listdir(self.directory):
-            if name.startswith(f"r{rung}-") and name.endswith(".npz"):
+            if name.startswith(prefix) and name.endswith(".npz"):
                 os.unlink(os.path.join(self.directory, name))
 
 
@@ -507,13 +540,13 @@ class _Carries:
 # Settings shared by the processes of a sweep
 
 
-def _seeds_per_configuration(plan: space_lib.Plan) -> int:
+def _seeds_per_configuration(plan: plans_lib.Plan) -> int:
     counts = collections.Counter(configuration_key(trial.static, trial.dynamic) for trial in plan)
     return max(counts.values(), default=1)
 
 
 def _resolve_chunk_size(store: RunStore | None, requested: int | None, choose: Callable[[], int],
-                        num_devices: int, settings: dict, seeds: int = 1) -> int:
+                        num_devices: int, settings: dict, seeds: Callable[[], int] = lambda: 1) -> int:
     """The chunk size: the stored one when resuming, else ``requested`` (or ``choose()``).
 
     A multiple of the device count and of ``seeds``, so that a configuration's
@@ -533,7 +566,7 @@ def _resolve_chunk_size(store: RunStore | None, requested: int | None, choose: C
             f"{store.path} was run with chunk_size={size}, not {requested}: chunk ids would name other "
             f"trials. Rerun with chunk_size={size} (or leave it unset to reuse it), or choose another --out"
         )
-    multiple = math.lcm(num_devices, seeds)
+    multiple = math.lcm(num_devices, seeds())
     if requested is None:
         size = multiple * max(1, choose() // multiple)
     else:
@@ -544,14 +577,18 @@ def _resolve_chunk_size(store: RunStore | None, requested: int | None, choose: C
     return size
 
 
-def _agree(plan, store, requested, choose, num_devices, settings, rank, world, meta=None) -> int:
-    """Process 0 creates the run directory and picks the chunk size; every process gets the same size."""
+def _agree(plan, store, requested, choose, num_devices, settings, rank, world, meta=None,
+           seeds: Callable[[], int] = lambda: 1) -> int:
+    """Process 0 creates the run directory and picks the chunk size; every process gets the same size.
+
+    ``choose()`` and ``seeds()`` (the seeds per configuration) are asked only when a new size is chosen.
+    """
     size, error = 0, None
     if rank == 0:
         try:
             if store is not None:
                 store.init(plan, meta)
-            size = _resolve_chunk_size(store, requested, choose, num_devices, settings, _seeds_per_configuration(plan))
+            size = _resolve_chunk_size(store, requested, choose, num_devices, settings, seeds)
         except Exception as caught:
             if world == 1:
                 raise
@@ -590,7 +627,7 @@ def _barrier(name: str, world: int) -> None:
 # Checks and what a run directory records
 
 
-def check_plan(plan: space_lib.Plan, dataset: Callable[[Mapping[str, Any]], train_lib.Data],
+def check_plan(plan: plans_lib.Plan, dataset: Callable[[Mapping[str, Any]], train_lib.Data],
                metric: str | None = None) -> list[train_lib.TrainConfig]:
     """Check every static group of ``plan`` before anything is written or compiled; return their resolved configs.
 
@@ -649,7 +686,7 @@ def environment() -> dict:
 class _Run:
     """What every stage of one :func:`run_sweep` call shares."""
 
-    plan: space_lib.Plan
+    plan: plans_lib.Plan
     data: Any
     store: RunStore | None
     chunk_size: int
@@ -669,6 +706,8 @@ class _Run:
     placed: dict = dataclasses.field(default_factory=dict)
     chunk_ids: set = dataclasses.field(default_factory=set)  # the chunks this run's stages name
     records: list = dataclasses.field(default_factory=list)
+    resolved: dict = dataclasses.field(default_factory=dict)  # static group -> checked TrainConfig
+    prefixes: dict = dataclasses.field(default_factory=dict)  # stage index -> its chunk prefix
     run: int = 0
     skipped: int = 0
 
@@ -686,19 +725,29 @@ class _Run:
             self.placed[name] = jax.device_put(self.dataset(static), self.replicated)
         return self.placed[name]
 
-    def stage(self, trials: space_lib.Plan, prefix: str = "", epochs: int | None = None, total_epochs: int | None = None,
-              carries: _Carries | None = None, rung: int | None = None, keep_carry: bool = False,
-              earlier: Mapping[int, dict] | None = None) -> list[str]:
-        """Train this process's share of ``trials``' chunks; returns every chunk id of the stage."""
-        chunks = space_lib.plan_chunks(trials, self.chunk_size, self.num_devices)
+    def config(self, static: Mapping[str, Any]) -> train_lib.TrainConfig:
+        """A static group's resolved configuration, checked once (:func:`check_plan`)."""
+        key = tuple(sorted(static.items()))
+        if key not in self.resolved:
+            plan = plans_lib.Plan((plans_lib.Trial(0, static, {}, 0),))
+            (self.resolved[key],) = check_plan(plan, self.dataset, self.metric)
+        return self.resolved[key]
+
+    def stage(self, stage: strategies_lib.Stage, carries: _Carries, earlier: Mapping[int, dict]) -> list[str]:
+        """Train this process's share of the stage's chunks; returns every chunk id of the stage."""
+        chunks = plans_lib.plan_chunks(stage.trials, self.chunk_size, self.num_devices)
+        prefix = stage.prefix
         self.chunk_ids.update(prefix + c.id for c in chunks)
         done = self.store.done_chunks(self.chunk_ids) if self.store is not None else set()
         mine = [c for i, c in enumerate(chunks) if i % self.world == self.rank]
         total = sum(c.num_valid for c in mine)
         initial = sum(c.num_valid for c in mine if prefix + c.id in done)
-        desc = "sweep" if rung is None else f"rung {rung}"
+        desc = "sweep" if not prefix else f"stage {stage.index}"
         bar = tqdm(total=total, initial=initial, unit="trial", desc=desc, disable=not self.progress, dynamic_ncols=True)
-        extra = {} if rung is None else {"rung": rung}
+        fresh = [t.id for t in stage.trials if t.id not in stage.parents]
+        if stage.parents and fresh:
+            raise ValueError(f"stage {stage.index}: trial(s) {fresh[:5]} have no parent while others continue one; "
+                             f"a stage either continues every trial or none")
         templates: dict[tuple, Any] = {}
         try:
             for chunk in mine:
@@ -706,34 +755,45 @@ class _Run:
                 if chunk_id in done:
                     self.skipped += 1
                     continue
-                config = group_config(chunk.static, self.metric)
-                if epochs is not None:
-                    config = dataclasses.replace(config, epochs=epochs)
+                config = self.config(chunk.static)
+                if stage.epochs is not None:
+                    config = dataclasses.replace(config, epochs=stage.epochs)
                 data = self.dataset(chunk.static)
-                defaults = {} if total_epochs is None else _schedule_lengths(config, data, total_epochs)
+                defaults = {} if stage.total_epochs is None else _schedule_lengths(config, data, stage.total_epochs)
                 hparams = jax.device_put(_hparams(chunk, config, defaults, data.task), self.population)
                 keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), self.population)
-                carry = None
-                if rung:
+                carry, extra = None, {}
+                # A stage that hands its carry on, or continues one, runs the program that takes and returns a
+                # carry; a first stage starts it from the initial carries, so every such stage is that one program.
+                continuing = stage.keep_carry or bool(stage.parents)
+                if continuing and not stage.parents:
+                    carry = _compiled_start(config)(hparams, keys, self.on_mesh(chunk.static))
+                if stage.parents:
                     key = (tuple(sorted(chunk.static.items())), len(chunk))
                     if key not in templates:
                         templates[key] = jax.eval_shape(
                             lambda h, k, d: _mapped_train(config, "vmap", 1, True)(h, k, None, d).carry,
                             hparams, keys, data,
                         )
-                    carry = jax.device_put(carries.take(rung - 1, chunk, templates[key]), self.population)
+                    tic = time.perf_counter()
+                    parents = [stage.parents[int(t)] for t in chunk.trial_ids]
+                    carry = jax.block_until_ready(jax.device_put(
+                        carries.take(stage.index - 1, self.prefixes[stage.index - 1], parents, templates[key]),
+                        self.population))
+                    extra["carry_time"] = time.perf_counter() - tic  # the exploit step: a gather, or a checkpoint read
                 mode = auto_mode(config) if self.mode == "auto" else self.mode
-                step = _compiled(config, mode, self.map_batch_size, keep_carry, self.num_devices)
+                step = _compiled(config, mode, self.map_batch_size, continuing, self.num_devices)
                 tic = time.perf_counter()
                 parts = default_parts(len(chunk)) if self.parts is None else self.parts
                 result = run_in_parts(step, parts, hparams, keys, carry, self.on_mesh(chunk.static))
                 jax.block_until_ready(result)
-                chunk_records = _records(self.plan, chunk, result, time.perf_counter() - tic, earlier, **extra)
-                if keep_carry:
-                    carries.put(rung, chunk_id, chunk, result.carry)  # before the records: they mark the chunk done
+                chunk_records = _records(stage, chunk, result, time.perf_counter() - tic, earlier, **extra)
+                if stage.keep_carry:  # before the records: they mark the chunk done
+                    carries.put(stage.index, chunk_id, chunk, result.carry, on_device=len(chunks) == 1)
                 if self.store is not None:
-                    self._save_best_params(chunk, chunk_records, result)  # likewise before the records
-                    self.store.write_chunk(chunk_id, chunk_records)
+                    if stage.candidate:
+                        self._save_best_params(chunk, chunk_records, result)  # likewise before the records
+                    self.store.write_chunk(chunk_id, chunk_records, trial_ids=[t.id for t in stage.trials])
                 else:
                     self.records.extend(_as_stored(record, chunk_id) for record in chunk_records)
                 if self.on_chunk is not None:
@@ -742,9 +802,10 @@ class _Run:
                 bar.update(chunk.num_valid)
         finally:
             bar.close()  # before an error or Ctrl-C message, not after it
+        self.prefixes[stage.index] = prefix
         return [prefix + c.id for c in chunks]
 
-    def _save_best_params(self, chunk: space_lib.Chunk, chunk_records: list[dict], result) -> None:
+    def _save_best_params(self, chunk: plans_lib.Chunk, chunk_records: list[dict], result) -> None:
         """Keep the model state of the best seed of each of the chunk's ``keep`` best configurations.
 
         A configuration's seeds share a chunk (chunk sizes are multiples of
@@ -764,37 +825,11 @@ class _Run:
     def all_records(self) -> list[dict]:
         if self.store is not None:
             return self.store.records(self.chunk_ids)
-        return sorted(self.records, key=lambda r: (r["id"], r.get("rung") or 0))
-
-
-def _halving(run: _Run, metric: str, maximize: bool) -> tuple[int, list[dict]]:
-    """Successive halving over ``run.plan``; returns the last rung and its stage log."""
-    rungs = [int(e) for e in run.plan.info["rungs"]]
-    eta = run.plan.info.get("eta", 3)
-    carries = _Carries(run.store)
-    alive, earlier, log = run.plan, None, []
-    for rung, epochs in enumerate(rungs):
-        last = rung == len(rungs) - 1
-        run.stage(alive, prefix=f"r{rung}-", epochs=epochs - (rungs[rung - 1] if rung else 0),
-                  total_epochs=rungs[-1], carries=carries, rung=rung, keep_carry=not last, earlier=earlier)
-        _barrier(f"jaxdl-sweep-rung-{rung}", run.world)
-        if rung:
-            carries.drop(rung - 1, run.rank)
-        log.append({"rung": rung, "epochs": epochs, "trials": [t.id for t in alive]})
-        if last:
-            break
-        current = {r["id"]: r for r in run.all_records() if r.get("rung") == rung}
-        ids = [t.id for t in alive]
-        survivors = space_lib.successive_halving(
-            ids, [trial_score(current[i], metric) for i in ids], eta, maximize,
-            diverged=[i for i in ids if current[i]["status"] == "diverged"],
-        )
-        alive, earlier = run.plan.select(survivors), current
-    return len(rungs) - 1, log
+        return sorted(self.records, key=lambda r: (r["id"], r.get("stage") or 0))
 
 
 def run_sweep(
-    plan: space_lib.Plan,
+    plan: plans_lib.Plan,
     data: train_lib.Data | Mapping[str, train_lib.Data],
     out: str | os.PathLike | None = None,
     *,
@@ -857,11 +892,6 @@ def run_sweep(
         raise ValueError(f"keep must be a non-negative integer, got {keep!r}")
     if maximize is None:
         maximize = metrics_lib.maximize(metric)
-    if not len(plan):
-        raise ValueError("the plan has no trials")
-    halving = plan.info.get("strategy") == "halving"
-    if halving and "rungs" not in plan.info:
-        raise ValueError("a halving plan needs info['rungs']; build it with halving_plan")
     start = time.perf_counter()
     rank, world = jax.process_index(), jax.process_count()
     if world > 1 and out is None:
@@ -870,47 +900,71 @@ def run_sweep(
         check_out(out)
     num_devices = len(jax.local_devices())
     store = RunStore(out) if out is not None else None
-    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, *_shardings(), num_devices,
-               parts=parts, metric=metric, maximize=maximize, keep=keep)
-
+    population, replicated = _shardings()
+    run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, population, replicated,
+               num_devices, parts=parts, metric=metric, maximize=maximize, keep=keep)
+    # The strategy checks its plan; the first stage may need the run directory (a study), so it is asked after init.
+    strategy = strategies_lib.from_plan(plan, metric, maximize, None if store is None else store.path)
     groups = plan.groups()
-    resolved = check_plan(plan, run.dataset, metric)
+    for group in groups:  # before anything is written
+        run.config(group.static)
     if chunk_size is not None:  # an explicit size must fit too; auto_chunk_size checks its own
-        for group, config in zip(groups, resolved):
-            train_lib.check_memory(config, run.dataset(group.static), -(-min(chunk_size, len(group)) // num_devices))
+        for group in groups:
+            train_lib.check_memory(run.config(group.static), run.dataset(group.static),
+                                   -(-min(chunk_size, len(group)) // num_devices))
+    first: list[strategies_lib.Stage] = []
+
+    def first_stage() -> strategies_lib.Stage:
+        if not first:
+            first.append(strategy.first())
+        return first[0]
 
     def choose() -> int:
         # The size that fits every group; capped by the largest group, not the smallest, which is simply one chunk.
-        largest = max(len(g) for g in groups)
-        return min(auto_chunk_size(config, run.dataset(g.static), largest, num_devices) for g, config in zip(groups, resolved))
+        stage_groups = first_stage().trials.groups()
+        largest = max(len(g) for g in stage_groups)
+        return min(auto_chunk_size(run.config(g.static), run.dataset(g.static), largest, num_devices)
+                   for g in stage_groups)
 
     settings = {"mode": mode, "num_devices": num_devices, "num_processes": world}
-    names = sorted({group.static.get("dataset") for group in groups}, key=str)
+    names = sorted({group.static.get("dataset") for group in groups}, key=str) if groups else (
+        sorted(data, key=str) if isinstance(data, Mapping) else [None])
     data_info = {str(name): _data_info(run.dataset({"dataset": name} if name is not None else {})) for name in names}
-    # Whatever changes the numbers: a resume must give the same (the store says what differs).
-    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}, "mode": mode}
-    if halving:
-        meta["metric"] = metric  # it picks each rung's survivors
+    # Whatever changes the numbers: a resume must give the same (the store says what differs). The metric is the
+    # runs' monitor and picks what later stages continue.
+    meta = {"data": {name: info["fingerprint"] for name, info in data_info.items()}, "mode": mode, "metric": metric}
     locked = store.lock() if store is not None and rank == 0 else contextlib.nullcontext()
     with locked:
-        run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world, meta)
-        if store is not None and rank == 0:
-            store.write_run({
-                "groups": [{"static": g.static, "dataset": str(g.static.get("dataset")), "config": config.flat()}
-                            for g, config in zip(groups, resolved)],
-                "data": data_info, **environment()})
+        run.chunk_size = _agree(plan, store, chunk_size, choose, num_devices, settings, rank, world, meta,
+                                lambda: _seeds_per_configuration(first_stage().trials))
 
-        if halving:
-            last, log = _halving(run, metric, maximize)
-            records = run.all_records()
-            summary = summarize([r for r in records if r.get("rung") == last], metric, maximize)
-            summary["rungs"] = log
-        else:
-            run.stage(plan)
-            _barrier("jaxdl-sweep-done", world)
-            records = run.all_records()
-            summary = summarize(records, metric, maximize)
-        summary.update(fingerprint=plan.fingerprint(), num_trials=len(plan))
+        def write_run() -> None:
+            if store is not None and rank == 0:
+                store.write_run({
+                    "groups": [{"static": dict(key), "dataset": str(dict(key).get("dataset")), "config": config.flat()}
+                               for key, config in run.resolved.items()],
+                    "data": data_info, **environment()})
+
+        write_run()
+        carries = _Carries(store, population)
+        stage, earlier, log = first_stage(), {}, []
+        try:
+            while stage is not None:
+                for group in stage.trials.groups():
+                    run.config(group.static)
+                run.stage(stage, carries, earlier)
+                _barrier(f"jaxdl-sweep-stage-{stage.index}", world)
+                if stage.index:
+                    carries.drop(stage.index - 1, run.prefixes[stage.index - 1], rank)
+                log.append(stage.log())
+                records = run.all_records()
+                earlier = {r["id"]: r for r in records if r.get("stage", 0) == stage.index}
+                stage = strategy.next(stage, records)
+        finally:
+            strategy.close()
+        write_run()  # later stages may have added static groups
+        summary = summarize(candidates(records), metric, maximize)
+        summary.update(fingerprint=plan.fingerprint(), num_trials=len({r["id"] for r in records}), stages=log)
         if store is not None:
             summary["chunks_done"] = sorted(store.done_chunks(run.chunk_ids))
             if rank == 0:

@@ -42,6 +42,7 @@ def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accu
     ``test_rmse`` and ``test_r2``) added. Diverged seeds count as NaN; a
     configuration with no finite score ranks last.
     """
+    records = store.candidates(records)
     test_names = test_columns(records)
     columns = [("static", n) for n in _varying(records, "static")] + [("dynamic", n) for n in _varying(records, "dynamic")]
     by_id = {r["id"]: r for r in records}
@@ -108,6 +109,7 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
     """
     out_dir = str(out_dir)
     os.makedirs(out_dir, exist_ok=True)
+    records = store.candidates(records)
     rows = configurations(records, metric)
     table = format_table(rows, metric, top)
     paths = {"table": os.path.join(out_dir, "results.md"), "csv": os.path.join(out_dir, "results.csv")}

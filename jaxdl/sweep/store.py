@@ -13,8 +13,8 @@ Layout of a run directory::
       params/trial-17.npz  parameters saved with save_params (the best trial's)
       summary.json         counts and the best trial, rewritten as the sweep goes
       engine.json          the engine's chunk size and mode; a resume must cut chunks alike
-      carries/r0-g0-c0.npz successive halving: a rung chunk's training state, until the
-                           next rung is complete
+      carries/r0-g0-c0.npz a stage chunk's training state that the next stage continues
+                           (a halving rung, a PBT interval), until the next stage is complete
 
 Every file is written atomically: the bytes go to a hidden temporary file in
 the same directory, are flushed and ``fsync``-ed, and ``os.replace`` renames
@@ -49,7 +49,10 @@ A record is a JSON object with these fields (:data:`RECORD_FIELDS`)::
     history         {metric: [one value per epoch]}
     wall_time       seconds the trial's chunk took to train
 
-Records may carry further fields (``rung``, ``epochs_run``, ...). JSON has no
+Records may carry further fields: ``stage`` (the strategy's stage that
+trained it), ``parent`` (the trial of the previous stage it continued, or
+null), ``candidate`` (whether it competes for the best; see
+:func:`candidates`), ``epochs_run``, ... JSON has no
 NaN or infinity, so non-finite numbers are written as ``null``; pandas reads
 them back as NaN.
 """
@@ -67,7 +70,8 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from jaxdl.sweep.space import Plan, Trial, rank_trials
+from jaxdl.sweep.plans import Plan, Trial
+from jaxdl.sweep.strategies import rank_trials
 
 __all__ = [
     "RECORD_FIELDS",
@@ -76,6 +80,7 @@ __all__ = [
     "RunLockedError",
     "RunStore",
     "check_out",
+    "candidates",
     "configuration_key",
     "atomic_write",
     "make_record",
@@ -561,11 +566,18 @@ class RunStore:
         }
         return found if chunk_ids is None else found & set(chunk_ids)
 
-    def write_chunk(self, chunk_id: str, records: Iterable[Mapping[str, Any]]) -> None:
+    def write_chunk(self, chunk_id: str, records: Iterable[Mapping[str, Any]],
+                    trial_ids: Iterable[int] | None = None) -> None:
         """Write one finished chunk's records (padding already dropped) as ``records/<chunk_id>.json``.
 
         Atomic: after a crash the file is absent (or, when rewriting, the old
         one is intact), so the chunk is simply trained again on resume.
+
+        Args:
+          chunk_id: the chunk's id.
+          records: its records.
+          trial_ids: the ids its stage may hold (a later stage of a strategy
+            may propose new trials); default, the stored plan's.
 
         Raises:
           ValueError: a bad chunk id, a record lacking a field of
@@ -573,7 +585,9 @@ class RunStore:
         """
         if not isinstance(chunk_id, str) or not _CHUNK_ID.match(chunk_id):
             raise ValueError(f"chunk id must be letters, digits, '.', '_' or '-' (not leading '.'), got {chunk_id!r}")
-        plan_ids = self._plan_ids
+        plan_ids = None if trial_ids is None else set(trial_ids)
+        if plan_ids is None:
+            plan_ids = self._plan_ids
         if plan_ids is None:
             plan_ids = {t["id"] for t in self._stored()["plan"]["trials"]}
             self._plan_ids = plan_ids
@@ -587,14 +601,14 @@ class RunStore:
     def records(self, chunk_ids: Iterable[str] | None = None) -> list[dict]:
         """Every stored record (of ``chunk_ids`` only, when given), with its ``chunk`` id added.
 
-        Sorted by trial id (then ``rung``). Static values that were tuples
+        Sorted by trial id (then ``stage``). Static values that were tuples
         come back as tuples (JSON stores lists). A file that does not name
         itself (a copy of another chunk's file) is not one of this run's
         chunks and is passed over.
 
         Raises:
           ValueError: a chunk file that is not a jaxdl chunk document, or two
-            chunks holding the same trial (and rung); the message names the files.
+            chunks holding the same trial (and stage); the message names the files.
         """
         found, seen = [], {}
         for chunk_id in sorted(self.done_chunks(chunk_ids)):
@@ -610,7 +624,7 @@ class RunStore:
                     _check_record(record, f"{path}, record {number}", None)
                 except ValueError as error:
                     raise ValueError(f"{error}; delete the file to train that chunk again") from None
-                key = (record["id"], record.get("rung"))
+                key = (record["id"], record.get("stage"))
                 if key in seen:
                     raise ValueError(f"{path} and {seen[key]} both hold trial {record['id']}: "
                                      f"remove the one that does not belong to this run")
@@ -618,7 +632,7 @@ class RunStore:
                 record["static"] = {k: _tuples(v) for k, v in record["static"].items()}
                 record["chunk"] = chunk_id
                 found.append(record)
-        found.sort(key=lambda r: (r["id"], r.get("rung") or 0))
+        found.sort(key=lambda r: (r["id"], r.get("stage") or 0))
         return found
 
     def dataframe(self):
@@ -674,7 +688,7 @@ class RunStore:
     def summarize(self, metric: str = "val_loss", maximize: bool | None = None, which: str = "best") -> dict:
         """:func:`summarize` over the stored records, plus the plan's fingerprint and finished chunks."""
         stored = self._stored()
-        summary = summarize(self.records(), metric, maximize, which)
+        summary = summarize(candidates(self.records()), metric, maximize, which)
         summary.update(
             fingerprint=stored["fingerprint"],
             num_trials=len(stored["plan"]["trials"]),
@@ -709,7 +723,7 @@ class RunStore:
         if metric is None:
             stored = self.summary()
             metric = stored["metric"].split(".", 1)[1] if stored else "val_accuracy"
-        records = _last_rung(self.records())
+        records = candidates(self.records())
         if not records:
             raise ValueError(f"{self.path} holds no finished trials yet")
         summary = summarize(records, metric, which=which)
@@ -744,7 +758,7 @@ class RunStore:
                           if n.startswith("trial-") and n.endswith(".npz")) if os.path.isdir(self.params_dir) else []
             raise FileNotFoundError(f"{self.path}: no saved state for trial {trial_id}; kept: {kept or 'none'}")
         info = self.run_info()
-        record = next((r for r in _last_rung(self.records()) if r["id"] == trial_id), None)
+        record = next((r for r in candidates(self.records()) if r["id"] == trial_id), None)
         if record is not None:
             static = record["static"]
         else:  # no records: a jaxdl train folder, one group
@@ -842,15 +856,19 @@ class RunStore:
         return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
-def _last_rung(records: Sequence[Mapping[str, Any]]) -> list:
-    """Each trial's record of the last rung it reached (every record, for one-stage sweeps)."""
-    latest: dict[int, Mapping[str, Any]] = {}
-    for record in records:
-        current = latest.get(record["id"])
-        if current is None or (record.get("rung") or 0) >= (current.get("rung") or 0):
-            latest[record["id"]] = record
-    last = max(((r.get("rung") or 0) for r in latest.values()), default=0)
-    return [r for r in latest.values() if (r.get("rung") or 0) == last]
+def candidates(records: Sequence[Mapping[str, Any]]) -> list:
+    """The records that compete for the best configuration: those of stages no later stage continued.
+
+    A halving rung or a PBT interval that a later stage continued has
+    ``candidate: false``; one-stage records, which lack the field, all
+    compete. While no candidate exists yet (a multi-stage sweep stopped
+    early), each trial's record of the latest stage stands in.
+    """
+    chosen = [r for r in records if r.get("candidate", True)]
+    if chosen or not records:
+        return chosen
+    last = max(r.get("stage", 0) for r in records)
+    return [r for r in records if r.get("stage", 0) == last]
 
 
 def _difference(before: Mapping, now: Mapping, keys: Sequence[str]) -> str:
@@ -886,6 +904,8 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
                         which: str = SELECTION) -> list[dict]:
     """Trials that differ only by seed, as configurations ranked best first by their mean ``record[which][metric]``.
 
+    A record that names its ``configuration`` (a PBT member) is grouped by that name instead.
+
     Each row: ``trial_ids`` (sorted), ``mean`` and ``std`` (sample standard
     deviation; 0 for one seed) over the seeds that did not diverge, ``n``
     seeds, ``diverged`` (count) and ``best_trial``, the seed's trial with the
@@ -901,7 +921,8 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
         maximize = metrics.maximize(metric)
     groups: dict[str, list] = {}
     for record in records:
-        groups.setdefault(configuration_key(record["static"], record["dynamic"]), []).append(record)
+        key = record.get("configuration") or configuration_key(record["static"], record["dynamic"])
+        groups.setdefault(key, []).append(record)
     rows = []
     for members in groups.values():
         ids = [m["id"] for m in members]
