@@ -448,7 +448,7 @@ def main(argv=None) -> int:
         print(f"jaxdl: {INTERRUPTED}", file=sys.stderr)
         return 130
     except (ValueError, OSError, DataError, PlanMismatchError, RunLockedError, OverflowError, MemoryError,
-            jax.errors.JaxRuntimeError) as error:
+            ImportError, jax.errors.JaxRuntimeError) as error:
         first, *rest = _message(error)
         print(f"jaxdl: error: {first}", file=sys.stderr)
         for line in rest:

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_history", "plot_metric_against"]
+__all__ = ["plot_history", "plot_lineages", "plot_metric_against"]
 
 
 def _save(fig, path: str | os.PathLike) -> str:
@@ -76,4 +76,42 @@ def plot_metric_against(x: Sequence[float], y: Sequence[float], groups: Sequence
         ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
+    return _save(fig, path)
+
+
+def plot_lineages(lineages: Mapping, path: str | os.PathLike, *, metric: str, title: str | None = None) -> str:
+    """Each final member's hyperparameters along its lineage, and the population's metric per stage.
+
+    Args:
+      lineages: :func:`jaxdl.sweep.report.lineages`'s result: ``epochs`` (at
+        the end of each stage), ``members`` (``{id: {name: [value per
+        stage]}}``), ``names`` (the hyperparameters that change), ``best`` and
+        ``median`` (the population's ``metric`` after each stage).
+      path: where to write the PNG.
+    """
+    names = list(lineages["names"])[:3]
+    fig, axes = plt.subplots(1, len(names) + 1, figsize=(5 * (len(names) + 1), 4), squeeze=False)
+    axes = axes[0]
+    ends = np.asarray(lineages["epochs"], float)
+    starts = np.concatenate([[0.0], ends[:-1]])
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, name in zip(axes, names):
+        for i, (member, values) in enumerate(lineages["members"].items()):
+            # A value holds from the start of its stage to the end: a step at each exploit/explore.
+            ax.step(np.append(starts, ends[-1]), np.append(values[name], values[name][-1]), where="post",
+                    color=colours[i % len(colours)], alpha=0.8, linewidth=1.2, label=f"member {member}")
+        ax.set(xlabel="epoch", ylabel=name, title=f"{name} along each final member's lineage")
+        if name in ("learning_rate", "weight_decay", "l2", "eps"):
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    if len(lineages["members"]) <= 10:
+        axes[0].legend(fontsize="small")
+    ax = axes[-1]
+    ax.plot(ends, lineages["best"], marker="o", label="best member")
+    ax.plot(ends, lineages["median"], marker="o", linestyle="--", label="median member")
+    ax.set(xlabel="epoch", ylabel=metric, title=f"population {metric} after each interval")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
     return _save(fig, path)

@@ -60,6 +60,17 @@ def plan(name: str):
             seeds=1,
         )
         return sweep.halving_plan(space, 8, min_epochs=1, max_epochs=4, eta=2, seed=1)
+    if name == "pbt":
+        # Eight members, four intervals of one epoch: two members replaced after each.
+        space = sweep.Space({**common, "optimizer": "adam", "learning_rate": sweep.loguniform(1e-4, 3e-1)}, seeds=1)
+        return sweep.build_plan(space, {"strategy": "pbt", "num_samples": 8, "max_epochs": 4, "interval": 1,
+                                        "seed": 3})
+    if name == "optuna":
+        # Two batches of four configurations asked from TPE, in two static groups.
+        space = sweep.Space({**common, "epochs": 2, "optimizer": "adam", "activation": sweep.choice("relu", "tanh"),
+                             "learning_rate": sweep.loguniform(1e-4, 3e-1)}, seeds=1)
+        return sweep.build_plan(space, {"strategy": "optuna", "num_samples": 8, "batch": 4, "sampler": "tpe",
+                                        "seed": 0})
     raise ValueError(f"unknown plan {name!r}")
 
 

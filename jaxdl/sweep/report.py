@@ -20,7 +20,8 @@ import numpy as np
 from jaxdl import plots
 from jaxdl.sweep import store
 
-__all__ = ["compare_runs", "configurations", "format_comparison", "format_table", "test_columns", "write_report"]
+__all__ = ["compare_runs", "configurations", "format_comparison", "format_table", "lineages", "test_columns",
+           "write_report"]
 
 
 def _varying(records: Sequence[Mapping[str, Any]], part: str) -> list[str]:
@@ -109,7 +110,7 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
     """
     out_dir = str(out_dir)
     os.makedirs(out_dir, exist_ok=True)
-    records = store.candidates(records)
+    every, records = records, store.candidates(records)
     rows = configurations(records, metric)
     table = format_table(rows, metric, top)
     paths = {"table": os.path.join(out_dir, "results.md"), "csv": os.path.join(out_dir, "results.csv")}
@@ -152,7 +153,56 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
             curves[title] = {k: np.array([_number(v) for v in values]) for k, values in trial["history"].items()}
         paths["curves_figure"] = plots.plot_history(curves, os.path.join(out_dir, "best_learning_curves.png"),
                                                     title="learning curves of the best trials")
+    found = lineages(every, metric)
+    if found is not None:
+        paths["lineage_figure"] = plots.plot_lineages(found, os.path.join(out_dir, "lineages.png"), metric=metric,
+                                                      title="population-based training: hyperparameter schedules")
     return {"paths": paths, "table": table, "rows": rows}
+
+
+def lineages(records: Sequence[Mapping[str, Any]], metric: str = "val_accuracy") -> dict | None:
+    """Each final member's hyperparameters stage by stage along its lineage, and the population's metric per stage.
+
+    For runs whose later stages continue trials with changed hyperparameters
+    (population-based training): member ``m`` of the last stage ``S``
+    trained stage ``S`` with its record's values, stage ``S - 1`` with its
+    parent's record's, and so on back to the first stage. ``None`` for runs
+    in which no continued trial changed its hyperparameters.
+
+    Returns:
+      ``{"epochs": [epochs at the end of each stage], "names": [changed
+      hyperparameters], "members": {id: {name: [value per stage]}}, "best",
+      "median": [the population's final.<metric> after each stage]}``.
+    """
+    by_key = {(r["id"], r.get("stage", 0)): r for r in records}
+    changed = sorted({name for r in records if r.get("parent") is not None
+                      for name, value in r["dynamic"].items()
+                      if by_key.get((r["parent"], r["stage"] - 1), {"dynamic": {}})["dynamic"].get(name) != value})
+    if not changed:
+        return None
+    last = max(r.get("stage", 0) for r in records)
+    stages = range(last + 1)
+    members = {}
+    for record in sorted((r for r in records if r.get("stage", 0) == last), key=lambda r: r["id"]):
+        chain = [record]
+        while chain[-1].get("parent") is not None and (chain[-1]["parent"], chain[-1]["stage"] - 1) in by_key:
+            chain.append(by_key[(chain[-1]["parent"], chain[-1]["stage"] - 1)])
+        if len(chain) != last + 1:
+            continue  # a trial that did not reach the last stage through every stage
+        chain.reverse()
+        members[record["id"]] = {name: [float(r["dynamic"][name]) for r in chain] for name in changed}
+    epochs, best, median = [], [], []
+    from jaxdl import metrics
+
+    maximize = metrics.maximize(metric)
+    for stage in stages:
+        mine = [r for r in records if r.get("stage", 0) == stage]
+        epochs.append(max(len(next(iter(r["history"].values()), [])) for r in mine))
+        scores = np.array([store.trial_score(r, metric, store.SELECTION) for r in mine])
+        finite = scores[np.isfinite(scores)]
+        best.append(float((finite.max() if maximize else finite.min()) if finite.size else np.nan))
+        median.append(float(np.median(finite)) if finite.size else float("nan"))
+    return {"epochs": epochs, "names": changed, "members": members, "best": best, "median": median}
 
 
 def _seed_scores(records: Sequence[Mapping[str, Any]], trial_ids: Sequence[int], metric: str) -> dict[int, float]:
