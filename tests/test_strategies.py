@@ -454,3 +454,19 @@ def test_report_follows_every_final_member_back_along_its_lineage(pbt, tmp_path)
     written = report.write_report(pbt.records, tmp_path, metric="val_accuracy")
     assert os.path.getsize(written["paths"]["lineage_figure"]) > 10_000
     assert report.lineages([r for r in pbt.records if r["stage"] == 0]) is None  # one stage: nothing changed
+
+
+def test_the_readme_strategy_examples_load_and_plan(tmp_path):
+    import re
+
+    text = open(os.path.join(os.path.dirname(__file__), "..", "README.md")).read()
+    blocks = re.findall(r"```toml\n(.*?)```", text, re.S)
+    found = set()
+    for number, block in enumerate(blocks):
+        path = tmp_path / f"{number}.toml"
+        path.write_text(block)
+        space, settings = load_config(path)
+        found.add(settings["strategy"])
+        if settings["strategy"] != "optuna" or pytest.importorskip("optuna"):
+            assert build_plan(space, settings).info["strategy"] == settings["strategy"]
+    assert {"pbt", "optuna"} <= found

@@ -1,6 +1,6 @@
 """The sweep engine: a population of trainings, one compiled program per static group.
 
-For each static group of a :class:`~jaxdl.sweep.space.Plan` the engine builds
+For each static group of a :class:`~jaxdl.sweep.plans.Plan` the engine builds
 
     step = jax.jit(jax.vmap(train, in_axes=(0, 0, 0, None)))   # hparams, keys, carry, data
 
@@ -45,19 +45,24 @@ and no larger than the largest group. A resumed sweep reuses the stored
 size; asking for another one is an error, since chunk ids would no longer
 name the same trials.
 
-Successive halving. A plan from :func:`~jaxdl.sweep.space.halving_plan`
-carries ``info["rungs"]`` (cumulative epochs) and ``info["eta"]``. Rung 0
-trains every trial for ``rungs[0]`` epochs; the best ``ceil(n / eta)`` by
-``final.<metric>`` (diverged trials last) continue from their scan carry for
-``rungs[k] - rungs[k - 1]`` more epochs, exactly as if they had never
-stopped (a schedule's decay length that defaults to "the whole run" spans
-all rungs). Rung ``k``'s chunks are named ``r<k>-g<group>-c<index>``, with
-groups numbered among the rung's trials; its records have ``rung = k`` and
-hold the history of every epoch so far. The carries of a rung are saved to
-``carries/`` in the run directory (atomically, before the chunk's records),
-so an interrupted halving sweep resumes without training any finished chunk
-of any rung again; a rung's carries are deleted once the next rung is
-complete. The summary ranks the trials of the last rung.
+Stages. A plan's strategy (:mod:`jaxdl.sweep.strategies`, named by
+``plan.info["strategy"]``) proposes stages; the engine trains each stage's
+chunks, named ``<prefix><group>-c<index>`` (``r1-g0-c0`` for halving's rung
+1), and asks the strategy for the next stage from the records so far. A
+trial that continues a parent of the previous stage starts from the
+parent's scan carry and trains on with its own hyperparameters, exactly as
+if it had never stopped (a schedule's decay length that defaults to "the
+whole run" spans every stage); its record holds the history of every epoch
+so far. Every stage that hands its carry on or continues one runs the one
+program that takes and returns a carry (a first stage starts from
+:func:`jaxdl.train.initial_carry`), so equal stages compile once. A stage
+whose carries a later stage continues saves them to ``carries/`` in the run
+directory (atomically, before the chunk's records): the checkpoint a resumed
+sweep continues from, deleted once the next stage is complete. When a stage
+was one chunk, its carry also stays on the devices and the next stage's
+carry is one gather over the population axis (PBT's exploit step, no host
+round trip). The summary ranks the candidate records
+(:func:`jaxdl.sweep.store.candidates`) and lists the stages.
 
 Across hosts, call :func:`jax.distributed.initialize` first: process 0
 creates the run directory and chooses the chunk size, which it broadcasts;
@@ -846,8 +851,9 @@ def run_sweep(
     """Train every trial of ``plan``; write records under ``out`` as chunks finish.
 
     Args:
-      plan: trials from :func:`~jaxdl.sweep.space.build_plan` (or any planner);
-        a :func:`~jaxdl.sweep.space.halving_plan` runs successive halving.
+      plan: from :func:`~jaxdl.sweep.strategies.build_plan` (or built by hand):
+        its ``info["strategy"]`` names the strategy that proposes the stages
+        (one stage of its trials for a name none registered).
       data: the data set, or ``{name: Data}`` when the plan has a static ``dataset`` choice.
       out: run directory; ``None`` keeps results in memory only (one process
         only). An existing directory of the same plan resumes: finished
