@@ -2,8 +2,6 @@
 
 import math
 import os
-import signal
-import threading
 
 import numpy as np
 import pytest
@@ -15,7 +13,7 @@ from jaxdl.sweep import (REQUIRED, Plan, RunStore, Setting, Space, Stage, Strate
 from jaxdl.sweep import engine
 
 import sweep_worker
-from test_sweep_engine import TIMEOUT, Interrupted, assert_records_close, chunk_lines, run_worker
+from test_sweep_engine import TIMEOUT, Interrupted, assert_records_close, kill_after_first_chunk, run_worker
 
 
 @pytest.fixture(scope="module")
@@ -273,22 +271,9 @@ def test_pbt_in_memory_and_resumed_after_each_interval_give_the_same_records(pbt
 
 def _kill_after_first_chunk(out, plan):
     # Compiled as this process compiles (the same XLA flags), so that the numbers can be compared bit for bit.
-    worker = run_worker(out, "--plan", plan, "--chunk-size", 8, "--mode", "auto", "--pause-after-first-chunk", 600,
-                        env={"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")})
-    watchdog = threading.Timer(TIMEOUT, worker.kill)
-    watchdog.start()
-    try:
-        lines = []
-        for line in worker.stdout:
-            lines.append(line)
-            if line.startswith("CHUNK "):
-                os.kill(worker.pid, signal.SIGKILL)
-                break
-        worker.wait()
-    finally:
-        watchdog.cancel()
-    assert worker.returncode == -signal.SIGKILL, "".join(lines)[-4000:]
-    return chunk_lines("".join(lines))
+    return kill_after_first_chunk(run_worker(out, "--plan", plan, "--chunk-size", 8, "--mode", "auto",
+                                             "--pause-after-first-chunk", 600,
+                                             env={"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}))
 
 
 def test_pbt_killed_after_its_first_interval_resumes_to_the_same_records(pbt, pbt_plan, data, tmp_path):
@@ -300,6 +285,7 @@ def test_pbt_killed_after_its_first_interval_resumes_to_the_same_records(pbt, pb
     _exact(result.records, pbt.records)
 
 
+@pytest.mark.slow  # a subprocess on four devices; the engine's own four-device test stays in the default tier
 def test_pbt_on_four_devices_gives_the_one_device_numbers(pbt, tmp_path):
     out = tmp_path / "four"
     worker = run_worker(out, "--plan", "pbt", "--chunk-size", 8, "--mode", "auto",
@@ -407,6 +393,7 @@ def test_optuna_batch_asked_in_part_is_asked_again(optuna_run, optuna_plan, data
     _exact(result.records, optuna_run.records)
 
 
+@pytest.mark.slow  # a killed subprocess; the in-process interruption tests above stay in the default tier
 def test_optuna_killed_after_its_first_chunk_resumes_to_the_same_records(optuna_run, optuna_plan, data, tmp_path):
     out = tmp_path / "killed"
     first = _kill_after_first_chunk(out, "optuna")

@@ -73,6 +73,24 @@ def finish(process):
     return output
 
 
+def kill_after_first_chunk(worker) -> list[str]:
+    """SIGKILL a worker started with ``--pause-after-first-chunk`` once it has written a chunk; its chunk lines."""
+    watchdog = threading.Timer(TIMEOUT, worker.kill)
+    watchdog.start()
+    try:
+        lines = []
+        for line in worker.stdout:
+            lines.append(line)
+            if line.startswith("CHUNK "):
+                os.kill(worker.pid, signal.SIGKILL)
+                break
+        worker.wait()
+    finally:
+        watchdog.cancel()
+    assert worker.returncode == -signal.SIGKILL, "".join(lines)[-4000:]
+    return chunk_lines("".join(lines))
+
+
 def chunk_lines(output):
     return [line.split()[1] for line in output.splitlines() if line.startswith("CHUNK ")]
 
@@ -251,21 +269,7 @@ def test_a_diverging_trial_is_reported_and_changes_no_other_trial(reference, sma
 
 def test_sweep_killed_after_its_first_chunk_resumes_without_redoing_it(reference, small_plan, data, tmp_path):
     out = tmp_path / "killed"
-    worker = run_worker(out, "--chunk-size", 2, "--pause-after-first-chunk", 600)
-    watchdog = threading.Timer(TIMEOUT, worker.kill)
-    watchdog.start()
-    try:
-        lines = []
-        for line in worker.stdout:
-            lines.append(line)
-            if line.startswith("CHUNK "):
-                os.kill(worker.pid, signal.SIGKILL)
-                break
-        worker.wait()
-    finally:
-        watchdog.cancel()
-    assert worker.returncode == -signal.SIGKILL, "".join(lines)[-4000:]
-    first = chunk_lines("".join(lines))[0]
+    (first,) = kill_after_first_chunk(run_worker(out, "--chunk-size", 2, "--pause-after-first-chunk", 600))
     before = snapshot(RunStore(out).records_dir)
     assert list(before) == [f"{first}.json"]
 
