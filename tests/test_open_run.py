@@ -52,7 +52,43 @@ def _strip(records):
     return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
 
 
-def test_user_model_activation_and_optimizer_sweep_resume_after_sigkill_and_report(tmp_path, capsys):
+def _interrupt_after_first_chunk(monkeypatch, command):
+    """Run the CLI in this process and raise Ctrl-C once its first chunk is written; how many chunks were."""
+    write_chunk, written = sweep.RunStore.write_chunk, []
+
+    def write_then_interrupt(self, *args, **kwargs):
+        write_chunk(self, *args, **kwargs)
+        written.append(args[0])
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(sweep.RunStore, "write_chunk", write_then_interrupt)
+        assert cli.main(command) == 130
+    return len(written)
+
+
+def _sigkill_after_first_chunk(killed, command):
+    """Run the CLI in a subprocess and SIGKILL it once a chunk is on disk; how many chunks were."""
+    process = subprocess.Popen([sys.executable, "-m", "jaxdl.cli", *command], cwd=ROOT,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finished():
+        folder = killed / "records"
+        return [n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".")] if folder.is_dir() else []
+
+    deadline = time.time() + 120
+    while time.time() < deadline and not finished() and process.poll() is None:
+        time.sleep(0.05)
+    process.kill()
+    process.wait()
+    return len(finished())
+
+
+# The SIGKILL of a subprocess is the real thing; Ctrl-C in this process reuses its compiled programs, so the
+# default tier runs that one (the engine's own SIGKILL test stays there too).
+@pytest.mark.parametrize("interrupt", ["ctrl_c", pytest.param("sigkill", marks=pytest.mark.slow)])
+def test_user_model_activation_and_optimizer_sweep_resume_after_an_interruption_and_report(
+        interrupt, tmp_path, capsys, monkeypatch):
     config = tmp_path / "user.toml"
     config.write_text(USER_SWEEP)
     reference = tmp_path / "reference"
@@ -70,20 +106,14 @@ def test_user_model_activation_and_optimizer_sweep_resume_after_sigkill_and_repo
     assert {g["config"]["activation"] for g in info["groups"]} == {"squareplus"}
     assert set(info["versions"]) >= {"jaxdl", "jax", "jaxlib", "flax", "optax"}
 
-    # SIGKILL once the first chunk is on disk, then the same command resumes to the same records.
+    # Interrupted once the first chunk is on disk, then the same command resumes to the same records.
     killed = tmp_path / "killed"
-    command = [sys.executable, "-m", "jaxdl.cli", "sweep", "--config", str(config), "--out", str(killed), "--quiet"]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    def finished():
-        folder = killed / "records"
-        return [n for n in os.listdir(folder) if n.endswith(".json") and not n.startswith(".")] if folder.is_dir() else []
-
-    deadline = time.time() + 120
-    while time.time() < deadline and not finished() and process.poll() is None:
-        time.sleep(0.05)
-    process.kill()
-    process.wait()
-    done = len(finished())
+    command = ["sweep", "--config", str(config), "--out", str(killed), "--quiet"]
+    if interrupt == "ctrl_c":
+        done = _interrupt_after_first_chunk(monkeypatch, command)
+        assert "interrupted" in capsys.readouterr().err
+    else:
+        done = _sigkill_after_first_chunk(killed, command)
     assert done >= 1
     assert cli.main(["sweep", "--config", str(config), "--out", str(killed), "--quiet"]) == 0
     resumed = capsys.readouterr().out

@@ -264,6 +264,9 @@ def test_pbt_in_memory_and_resumed_after_each_interval_give_the_same_records(pbt
         with pytest.raises(Interrupted):
             run_sweep(pbt_plan, data, out, chunk_size=8, progress=False, on_chunk=stop_after)
         assert ran == [f"s{stop}-g0-c0"]  # everything before it was found on disk
+        # The boundary's checkpoint is on disk; the one before it goes once this stage is over.
+        assert f"s{stop}-g0-c0.npz" in os.listdir(out / "carries")
+        assert set(os.listdir(out / "carries")) <= {f"s{stop - 1}-g0-c0.npz", f"s{stop}-g0-c0.npz"}
     result = run_sweep(pbt_plan, data, out, chunk_size=8, progress=False)
     assert result.chunks_run == 1
     _exact(result.records, pbt.records)
@@ -276,6 +279,8 @@ def _kill_after_first_chunk(out, plan):
                                              env={"XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}))
 
 
+# A subprocess; the in-process interruption after each interval above stays in the default tier.
+@pytest.mark.slow
 def test_pbt_killed_after_its_first_interval_resumes_to_the_same_records(pbt, pbt_plan, data, tmp_path):
     out = tmp_path / "killed"
     assert _kill_after_first_chunk(out, "pbt") == ["s0-g0-c0"]

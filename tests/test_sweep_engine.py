@@ -223,6 +223,7 @@ def test_sequential_modes_on_four_devices_give_the_one_device_numbers(reference,
 # 2. Processes: jax.distributed over loopback, one run directory
 
 
+@pytest.mark.slow  # two jax.distributed subprocesses compiling side by side: the longest test of the suite
 def test_two_processes_share_one_run_directory(reference, tmp_path):
     out, port = tmp_path / "two", free_port()
     workers = [
@@ -294,7 +295,8 @@ def test_modes_give_the_vmap_numbers(reference, small_plan, data, mode, map_batc
 
 
 def test_chunks_in_parts_give_the_numbers_of_whole_chunks(reference, small_plan, data):
-    whole = run_sweep(small_plan, data, chunk_size=4, parts=1, progress=False)
+    # Slices of 2 trials all three times but the last (3), so one program serves the first two.
+    whole = run_sweep(small_plan, data, chunk_size=2, parts=1, progress=False)
     halves = run_sweep(small_plan, data, chunk_size=4, parts=2, progress=False)
     padded = run_sweep(small_plan, data, chunk_size=5, parts=2, progress=False)  # 3 + 2 and a copy
     assert_records_close(halves.records, whole.records)
