@@ -448,6 +448,12 @@ def _as_stored(record: dict, chunk_id: str) -> dict:
 # Carries of successive halving
 
 
+@functools.lru_cache(maxsize=8)
+def _gather(population: NamedSharding) -> Callable:
+    """The jitted gather of carry rows, one per sharding: every sweep of a process shares its compilations."""
+    return jax.jit(lambda carry, rows: jax.tree.map(lambda leaf: leaf[rows], carry), out_shardings=population)
+
+
 class _Carries:
     """Scan carries of the trials a stage trained, by stage and trial id, for the next stage to continue from.
 
@@ -465,8 +471,8 @@ class _Carries:
         self.directory = None if store is None else os.path.join(store.path, _CARRY_DIR)
         self.memory: dict[int, dict[int, list[np.ndarray]]] = {}
         self.device: dict[int, tuple[list[int], Any]] = {}
-        self.gather = jax.jit(lambda carry, rows: jax.tree.map(lambda leaf: leaf[rows], carry),
-                              out_shardings=population)
+        self.population = population
+        self.gather = _gather(population)
 
     def _path(self, chunk_id: str) -> str:
         return os.path.join(self.directory, f"{chunk_id}.npz")
@@ -506,6 +512,8 @@ class _Carries:
     def take(self, stage: int, prefix: str, parents: list[int], template):
         """The stacked carry of ``parents`` (one per row, repeats allowed) after ``stage``, shaped like ``template``.
 
+        On the population's devices: gathered there, or read from the checkpoints and put there.
+
         ``prefix`` names the stage's checkpoint files.
         """
         if stage in self.device:
@@ -528,7 +536,7 @@ class _Carries:
         for number, spec in enumerate(specs):
             stacked = np.stack([found[trial_id][number] for trial_id in parents])
             leaves.append(jax.random.wrap_key_data(stacked) if _is_key(spec) else stacked.astype(spec.dtype))
-        return jax.tree.unflatten(treedef, leaves)
+        return jax.device_put(jax.tree.unflatten(treedef, leaves), self.population)
 
     def drop(self, stage: int, prefix: str, rank: int) -> None:
         """Forget a stage's carries once the next stage is complete (files: process 0 removes them)."""
@@ -775,16 +783,12 @@ class _Run:
                     carry = _compiled_start(config)(hparams, keys, self.on_mesh(chunk.static))
                 if stage.parents:
                     key = (tuple(sorted(chunk.static.items())), len(chunk))
-                    if key not in templates:
-                        templates[key] = jax.eval_shape(
-                            lambda h, k, d: _mapped_train(config, "vmap", 1, True)(h, k, None, d).carry,
-                            hparams, keys, data,
-                        )
+                    if key not in templates:  # the initial carries' shapes: a trace of the start, not of training
+                        templates[key] = jax.eval_shape(_compiled_start(config), hparams, keys, data)
                     tic = time.perf_counter()
                     parents = [stage.parents[int(t)] for t in chunk.trial_ids]
-                    carry = jax.block_until_ready(jax.device_put(
-                        carries.take(stage.index - 1, self.prefixes[stage.index - 1], parents, templates[key]),
-                        self.population))
+                    carry = jax.block_until_ready(
+                        carries.take(stage.index - 1, self.prefixes[stage.index - 1], parents, templates[key]))
                     extra["carry_time"] = time.perf_counter() - tic  # the exploit step: a gather, or a checkpoint read
                 mode = auto_mode(config) if self.mode == "auto" else self.mode
                 step = _compiled(config, mode, self.map_batch_size, continuing, self.num_devices)
