@@ -21,6 +21,7 @@ BENCHMARKS = {  # name: its committed results
     "sweep": "sweep.json",
     "sweep_modes": "sweep_modes.json",
     "sweep_parts": "sweep_parts.json",
+    "strategies": "strategies.json",
 }
 NOT_SCRIPTS = {"experiments": {"__init__", "common", "readme"}, "benchmarks": {"__init__", "open_run"}}
 
