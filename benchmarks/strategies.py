@@ -235,19 +235,22 @@ def _number(value: float | None, digits: int = 4) -> str:
 
 
 def table(rows: list[dict], metric: str) -> str:
-    lines = [f"| task | strategy | configurations | best {metric}: median [min, max] | selected: test accuracy | "
-             "trial-epochs to target (reached) | wall s: median (first) | PBT exploit / interval |",
-             "|---|---|---|---|---|---|---|---|"]
+    """The Markdown table of :func:`summarize`'s rows."""
+    best, to_target = f"best {metric}: median [min, max]", "trial-epochs to target (reached)"
+    shown = []
     for row in rows:
-        target = "never" if row["to_target_median"] is None else f"{row['to_target_median']:.0f}"
+        reached = "never" if row["to_target_median"] is None else f"{row['to_target_median']:.0f}"
         exploit = "" if row["exploit_fraction_median"] is None else (
             f"{100 * row['exploit_fraction_median']:.2f}% (max {100 * row['exploit_fraction_max']:.2f}%)")
-        lines.append(
-            f"| {row['task']} | {row['strategy']} | {row['configurations']} | {_number(row['best_val_median'])} "
-            f"[{_number(row['best_val_min'])}, {_number(row['best_val_max'])}] | {_number(row['selected_test_mean'])}"
-            f" ± {_number(row['selected_test_sd'])} | {target} ({row['reached']}/{row['repeats']}) | "
-            f"{row['wall_s_median']:.1f} ({row['wall_s_first']:.1f}) | {exploit} |")
-    return "\n".join(lines)
+        shown.append({
+            "task": row["task"], "strategy": row["strategy"], "configurations": row["configurations"],
+            best: f"{_number(row['best_val_median'])} [{_number(row['best_val_min'])}, {_number(row['best_val_max'])}]",
+            "selected: test accuracy": f"{_number(row['selected_test_mean'])} ± {_number(row['selected_test_sd'])}",
+            to_target: f"{reached} ({row['reached']}/{row['repeats']})",
+            "wall s: median (first)": f"{row['wall_s_median']:.1f} ({row['wall_s_first']:.1f})",
+            "PBT exploit / interval": exploit,
+        })
+    return common.markdown_table(shown)
 
 
 def plot(runs: list[dict], rows: list[dict], tasks: list[str], names: list[str], budget: int, metric: str,

@@ -115,7 +115,7 @@ def test_user_model_activation_and_optimizer_sweep_resume_after_an_interruption_
     else:
         done = _sigkill_after_first_chunk(killed, command)
     assert done >= 1
-    assert cli.main(["sweep", "--config", str(config), "--out", str(killed), "--quiet"]) == 0
+    assert cli.main(command) == 0
     resumed = capsys.readouterr().out
     if done < 3:
         assert f"resumed: {done} finished chunks" in resumed

@@ -295,7 +295,7 @@ def test_modes_give_the_vmap_numbers(reference, small_plan, data, mode, map_batc
 
 
 def test_chunks_in_parts_give_the_numbers_of_whole_chunks(reference, small_plan, data):
-    # Slices of 2 trials all three times but the last (3), so one program serves the first two.
+    # whole and halves both run slices of 2 trials (one compiled program); padded runs slices of 3.
     whole = run_sweep(small_plan, data, chunk_size=2, parts=1, progress=False)
     halves = run_sweep(small_plan, data, chunk_size=4, parts=2, progress=False)
     padded = run_sweep(small_plan, data, chunk_size=5, parts=2, progress=False)  # 3 + 2 and a copy
