@@ -560,10 +560,12 @@ def test_vmap_over_learning_rates_compiles_once(name):
     assert batched._cache_size() == 1
     assert len(traces) == 1
 
+    # The batched and the single program are different XLA programs, so they round differently; RMSprop's
+    # division by sqrt(nu) magnifies that to 2e-6 relative after 100 steps (the suite's compile flags).
     single = jax.jit(run)
     for i, learning_rate in enumerate(LEARNING_RATES):
         alone = single(learning_rate, SHORT_NOISE)
-        _assert_trees_close(jax.tree.map(lambda x: x[i], population), alone, rtol=1e-6, atol=1e-7)
+        _assert_trees_close(jax.tree.map(lambda x: x[i], population), alone)
     assert single._cache_size() == 1
     # Different learning rates really give different results.
     kernel = population["dense"]["kernel"]
