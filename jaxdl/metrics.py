@@ -68,6 +68,7 @@ __all__ = [
     "BIAS_KNOBS",
     "BiasVarianceDiagnosis",
     "Counts",
+    "DATA_MISMATCH_KNOBS",
     "VARIANCE_KNOBS",
     "accuracy",
     "classification_report",
@@ -522,6 +523,16 @@ VARIANCE_KNOBS = (
     "transfer learning",
 )
 
+# Lecture 001 gives error analysis (its error-category table has a "Data
+# Distribution" column) and "artificially synthesize new training data"; the
+# middle knob and the caveat on synthesis follow Ng's "Addressing data mismatch".
+DATA_MISMATCH_KNOBS = (
+    "manual error analysis of dev errors to understand how the dev/test data differ from training",
+    "make the training data more like the dev/test data, or collect more data like the dev set",
+    "artificial data synthesis (add typical noise, blur, distortions), with care: synthesized "
+    "from a small slice of all possible data, the network may overfit to that slice",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class BiasVarianceDiagnosis:
@@ -534,13 +545,22 @@ class BiasVarianceDiagnosis:
       avoidable_bias: ``training_error - reference_error`` (negative once the
         model beats human level).
       bias: ``training_error - bayes_error`` if the Bayes error is known, else ``None``.
-      variance: ``dev_error - training_error``.
+      variance: ``train_dev_error - training_error`` with a train-dev set,
+        else ``dev_error - training_error``.
       high_bias, high_variance: the two tests against the thresholds.
       verdict: ``"high bias, high variance"``, ``"high bias, low variance"``,
-        ``"low bias, high variance"`` or ``"low bias, low variance"``.
-      focus: ``"bias"`` (fix it first, even when variance is high too),
-        ``"variance"`` or ``None`` (well trained).
+        ``"low bias, high variance"`` or ``"low bias, low variance"``; with a
+        train-dev set it ends in ``", high data mismatch"`` or
+        ``", low data mismatch"``.
+      focus: ``"bias"`` (fix it first, even when the others are high too),
+        ``"variance"`` (fixed before data mismatch), ``"data mismatch"`` or
+        ``None`` (well trained).
       knobs: what to try first for the focus, most promising first.
+      train_dev_error: the error on held-out data from the training
+        distribution, or ``None``.
+      data_mismatch: ``dev_error - train_dev_error``, or ``None`` without a
+        train-dev set (negative when the dev data are easier).
+      high_mismatch: the data-mismatch test; ``False`` without a train-dev set.
     """
 
     training_error: float
@@ -555,13 +575,27 @@ class BiasVarianceDiagnosis:
     verdict: str
     focus: str | None
     knobs: tuple[str, ...]
+    # Last and defaulted, so that code building the old fields by position still works.
+    train_dev_error: float | None = None
+    data_mismatch: float | None = None
+    high_mismatch: bool = False
 
     def __str__(self) -> str:
-        lines = [
-            f"training error {self.training_error:.2%}, dev error {self.dev_error:.2%}, "
-            f"reference {self.reference_error:.2%}",
-            f"avoidable bias {self.avoidable_bias:.2%}, variance {self.variance:.2%}: {self.verdict}",
-        ]
+        if self.train_dev_error is None:
+            lines = [
+                f"training error {self.training_error:.2%}, dev error {self.dev_error:.2%}, "
+                f"reference {self.reference_error:.2%}",
+                f"avoidable bias {self.avoidable_bias:.2%}, variance {self.variance:.2%}: "
+                f"{self.verdict}",
+            ]
+        else:
+            lines = [
+                f"training error {self.training_error:.2%}, "
+                f"train-dev error {self.train_dev_error:.2%}, dev error {self.dev_error:.2%}, "
+                f"reference {self.reference_error:.2%}",
+                f"avoidable bias {self.avoidable_bias:.2%}, variance {self.variance:.2%}, "
+                f"data mismatch {self.data_mismatch:.2%}: {self.verdict}",
+            ]
         if self.focus is None:
             lines.append("well trained; nothing to fix first")
         else:
@@ -575,8 +609,10 @@ def diagnose_bias_variance(
     human_error: float | None = None,
     bayes_error: float | None = None,
     *,
+    train_dev_error: float | None = None,
     bias_threshold: float = 0.02,
     variance_threshold: float = 0.02,
+    mismatch_threshold: float = 0.02,
 ) -> BiasVarianceDiagnosis:
     """Name a model's problem from its errors and say which knobs to turn first (lecture 001).
 
@@ -606,13 +642,53 @@ def diagnose_bias_variance(
     and its train/dev examples 1/12, 12/13, 12/20, 1/2 % (human error 0):
     the low values there reach 1 point and the high ones start at 8.
 
+    Data mismatch. When the training data come from another distribution
+    than the dev/test data, ``dev - training`` mixes two gaps. Hold out a
+    *train-dev* set (data from the training distribution, not trained on)
+    and split it::
+
+        variance       = train-dev error - training error
+        data mismatch  = dev error - train-dev error
+
+    so that ``dev - reference = avoidable bias + variance + data mismatch``.
+    Data mismatch is high when it exceeds ``mismatch_threshold``; it is
+    fixed after bias and variance. Lecture 001 states the ordering without
+    numbers ("human-level error < training error < dev1 error < dev error <
+    dev2 error < testing error ... indicates the data mismatch problem"),
+    where its dev1 error, on the dev data from the training distribution,
+    plays the train-dev error's part. The name "train-dev set" and these
+    worked examples (human error 0) are Andrew Ng's (deeplearning.ai,
+    "Structuring Machine Learning Projects": "Bias and variance with
+    mismatched data distributions"), and this function follows his
+    convention:
+
+    =====  =========  =====  ==============  ========  ========  ========================
+    train  train-dev  dev    avoidable bias  variance  mismatch  focus
+    =====  =========  =====  ==============  ========  ========  ========================
+    1 %    9 %        10 %   1               8         1         variance
+    1 %    1.5 %      10 %   1               0.5       8.5       data mismatch
+    10 %   11 %       12 %   10              1         1         bias
+    10 %   11 %       20 %   10              1         9         bias, then data mismatch
+    =====  =========  =====  ==============  ========  ========  ========================
+
+    A negative mismatch (dev error below train-dev error) says the dev data
+    are easier than the training data; it is never high.
+
+    >>> result = diagnose_bias_variance(0.01, 0.10, human_error=0.0, train_dev_error=0.015)
+    >>> result.focus, round(result.variance, 3), round(result.data_mismatch, 3)
+    ('data mismatch', 0.005, 0.085)
+
     Args:
       training_error, dev_error: error rates as fractions in ``[0, 1]``.
       human_error: human-level error, the reference for avoidable bias.
       bayes_error: Bayes (optimal) error; used as the reference when
         ``human_error`` is ``None``, and must not exceed ``human_error``.
         With neither, the reference is 0.
-      bias_threshold, variance_threshold: fractions (default 0.02).
+      train_dev_error: error on held-out data from the training
+        distribution, a fraction in ``[0, 1]``. ``None`` (the default) keeps
+        the two-gap diagnosis, and ``data_mismatch`` is ``None``.
+      bias_threshold, variance_threshold, mismatch_threshold: fractions
+        (default 0.02).
 
     Returns:
       A :class:`BiasVarianceDiagnosis`; ``str()`` gives a short summary.
@@ -622,6 +698,7 @@ def diagnose_bias_variance(
         "dev_error": dev_error,
         "human_error": human_error,
         "bayes_error": bayes_error,
+        "train_dev_error": train_dev_error,
     }
     for name, value in named.items():
         if value is None:
@@ -631,7 +708,11 @@ def diagnose_bias_variance(
             raise ValueError(
                 f"{name} must be a fraction in [0, 1] (3.5 % is 0.035), got {value}"
             )
-    thresholds = {"bias_threshold": bias_threshold, "variance_threshold": variance_threshold}
+    thresholds = {
+        "bias_threshold": bias_threshold,
+        "variance_threshold": variance_threshold,
+        "mismatch_threshold": mismatch_threshold,
+    }
     for name, value in thresholds.items():
         if not float(value) >= 0.0:
             raise ValueError(f"{name} must be non-negative, got {value}")
@@ -650,16 +731,27 @@ def diagnose_bias_variance(
         reference = 0.0
     avoidable_bias = training_error - reference
     bias = None if bayes_error is None else training_error - float(bayes_error)
-    variance = dev_error - training_error
+    if train_dev_error is None:
+        variance = dev_error - training_error
+        data_mismatch = None
+    else:
+        train_dev_error = float(train_dev_error)
+        variance = train_dev_error - training_error
+        data_mismatch = dev_error - train_dev_error
     high_bias = avoidable_bias > bias_threshold
     high_variance = variance > variance_threshold
+    high_mismatch = data_mismatch is not None and data_mismatch > mismatch_threshold
     verdict = (
         f"{'high' if high_bias else 'low'} bias, {'high' if high_variance else 'low'} variance"
     )
+    if data_mismatch is not None:
+        verdict += f", {'high' if high_mismatch else 'low'} data mismatch"
     if high_bias:
         focus, knobs = "bias", BIAS_KNOBS
     elif high_variance:
         focus, knobs = "variance", VARIANCE_KNOBS
+    elif high_mismatch:
+        focus, knobs = "data mismatch", DATA_MISMATCH_KNOBS
     else:
         focus, knobs = None, ()
     return BiasVarianceDiagnosis(
@@ -675,6 +767,9 @@ def diagnose_bias_variance(
         verdict=verdict,
         focus=focus,
         knobs=knobs,
+        train_dev_error=train_dev_error,
+        data_mismatch=data_mismatch,
+        high_mismatch=high_mismatch,
     )
 
 

@@ -287,6 +287,79 @@ def test_bias_variance_references_thresholds_and_errors():
         metrics.diagnose_bias_variance(0.03, 0.04, bias_threshold=-0.1)
 
 
+# Train / train-dev / dev. Lecture 001 gives only the ordering ("human-level error <
+# training error < dev1 error < dev error < dev2 error < testing error ... indicates the
+# data mismatch problem"), no numbers; these are Andrew Ng's worked examples
+# ("Bias and variance with mismatched data distributions", human error ~0 %).
+@pytest.mark.parametrize(
+    "train, train_dev, dev, bias, variance, mismatch, verdict, focus",
+    [
+        (0.01, 0.09, 0.10, 0.01, 0.08, 0.01, "low bias, high variance, low data mismatch",
+         "variance"),
+        (0.01, 0.015, 0.10, 0.01, 0.005, 0.085, "low bias, low variance, high data mismatch",
+         "data mismatch"),
+        (0.10, 0.11, 0.12, 0.10, 0.01, 0.01, "high bias, low variance, low data mismatch",
+         "bias"),
+        (0.10, 0.11, 0.20, 0.10, 0.01, 0.09, "high bias, low variance, high data mismatch",
+         "bias"),
+    ],
+    ids=["variance", "data-mismatch", "bias", "bias-and-mismatch"],
+)
+def test_lecture_train_dev_mismatch_examples(train, train_dev, dev, bias, variance, mismatch,
+                                             verdict, focus):
+    result = metrics.diagnose_bias_variance(train, dev, human_error=0.0, train_dev_error=train_dev)
+    assert result.train_dev_error == train_dev
+    assert result.avoidable_bias == pytest.approx(bias)
+    assert result.variance == pytest.approx(variance)
+    assert result.data_mismatch == pytest.approx(mismatch)
+    assert result.avoidable_bias + result.variance + result.data_mismatch == pytest.approx(dev)
+    assert result.verdict == verdict
+    assert result.focus == focus
+    assert result.high_mismatch == ("high data mismatch" in verdict)
+    expected_knobs = {
+        "bias": metrics.BIAS_KNOBS,
+        "variance": metrics.VARIANCE_KNOBS,
+        "data mismatch": metrics.DATA_MISMATCH_KNOBS,
+    }
+    assert result.knobs == expected_knobs[focus]
+    summary = str(result)
+    assert f"train-dev error {train_dev:.2%}" in summary
+    assert f"data mismatch {mismatch:.2%}" in summary
+    assert f"focus on {focus} first" in summary
+
+
+def test_data_mismatch_order_knobs_and_errors():
+    # Variance is fixed before data mismatch, even when both are high.
+    both = metrics.diagnose_bias_variance(0.01, 0.20, human_error=0.0, train_dev_error=0.09)
+    assert (both.high_variance, both.high_mismatch, both.focus) == (True, True, "variance")
+    # Ng's general formulation (human 4 %, train 7 %, train-dev 10 %, dev 6 %): dev data
+    # easier than the training data give a negative gap, never a high one.
+    easier = metrics.diagnose_bias_variance(0.07, 0.06, human_error=0.04, train_dev_error=0.10)
+    assert easier.data_mismatch == pytest.approx(-0.04) and not easier.high_mismatch
+    assert easier.focus == "bias"
+    clean = metrics.diagnose_bias_variance(0.01, 0.025, human_error=0.0, train_dev_error=0.015)
+    assert clean.focus is None and clean.knobs == () and "well trained" in str(clean)
+    strict = metrics.diagnose_bias_variance(0.01, 0.025, human_error=0.0, train_dev_error=0.015,
+                                            mismatch_threshold=0.005)
+    assert strict.focus == "data mismatch"
+    knobs = " ".join(metrics.DATA_MISMATCH_KNOBS)
+    assert "error analysis" in knobs and "collect more data" in knobs
+    assert "synthesis" in knobs and "overfit" in knobs
+    # Without a train-dev set nothing changes: the mismatch gap is unknown, not zero.
+    plain = metrics.diagnose_bias_variance(0.01, 0.10, human_error=0.0)
+    assert plain.train_dev_error is None and plain.data_mismatch is None
+    assert not plain.high_mismatch and plain.variance == pytest.approx(0.09)
+    assert plain.verdict == "low bias, high variance" and "train-dev" not in str(plain)
+    with pytest.raises(ValueError, match="train_dev_error must be a fraction"):
+        metrics.diagnose_bias_variance(0.01, 0.10, train_dev_error=9.0)
+    with pytest.raises(ValueError, match="train_dev_error must be a fraction"):
+        metrics.diagnose_bias_variance(0.01, 0.10, train_dev_error=float("nan"))
+    with pytest.raises(ValueError, match="mismatch_threshold"):
+        metrics.diagnose_bias_variance(0.01, 0.10, train_dev_error=0.05, mismatch_threshold=-0.1)
+    with pytest.raises(TypeError):
+        metrics.diagnose_bias_variance(0.01, 0.10, None, None, 0.05)  # keyword-only
+
+
 # ---------------------------------------------------------------------------
 # The metric table: metric(outputs, targets) -> scalar, with its direction
 
