@@ -19,6 +19,9 @@ __all__ = ["main", "default_space"]
 DEFAULT_SWEEP_DIR = os.path.join("runs", "sweep")
 _TRAIN_FLAGS = ("learning_rate", "weight_decay", "l2", "dropout_rate")
 MAX_SEED = 2**31 - 1  # seeds become int32 keys
+SELECT_HELP = ("the metric to optimise and constraints to satisfy, e.g. 'max val_accuracy where latency_ms <= 100 "
+               "and params <= 50000' (names: validation/training metrics, params, latency_ms, latency_ms_256, "
+               "wall_time, epochs_run; default: [sweep] select, else --metric)")
 INTERRUPTED = "interrupted \N{EM DASH} rerun the same command to resume"
 
 
@@ -71,8 +74,9 @@ def _sweep(args) -> int:
         out = args.out or DEFAULT_SWEEP_DIR
     sweep.store.check_out(out)
     file_settings = settings.pop("data", None)
-    metric = args.metric or settings.pop("metric", None) or "val_accuracy"
-    maximize = settings.pop("maximize", None)
+    selected = _selection(args, settings.pop("select", None), settings.pop("metric", None),
+                          settings.pop("maximize", None))
+    metric, maximize, constraints = selected.metric or "val_accuracy", selected.maximize, selected.constraints
     keep = settings.pop("keep", 1)
     chunk_size = args.chunk_size or settings.pop("chunk_size", None)
     plan = sweep.build_plan(space, settings)
@@ -83,25 +87,40 @@ def _sweep(args) -> int:
     else:
         data = {name: _load_data(name, args, file_settings)
                 for name in (chosen.values() if isinstance(chosen, sweep.distributions.Choice) else (chosen,))}
-    if metric == "val_accuracy" and not isinstance(data, dict) and data.task == "regression":
+    if selected.metric is None and not isinstance(data, dict) and data.task == "regression":
         metric = "val_rmse"
     strategy = settings.get("strategy", "random")
     first = f"{len(plan)} trials in {len(plan.groups())} static groups" if len(plan) else "trials asked as it goes"
     print(f"jaxdl sweep: {strategy}, {first} -> {out}")
     result = sweep.run_sweep(plan, data, out, chunk_size=chunk_size, mode=args.mode, parts=args.parts,
-                             metric=metric, maximize=maximize, keep=keep, progress=not args.quiet)
-    args.metric = metric
+                             metric=metric, maximize=maximize, constraints=constraints, keep=keep,
+                             progress=not args.quiet)
     if result.chunks_skipped and not result.chunks_run:
         print(f"already complete: all {result.chunks_skipped} chunks were found in {out}; nothing to train")
     elif result.chunks_skipped:
         print(f"resumed: {result.chunks_skipped} finished chunks found in {out}, {result.chunks_run} run now")
-    return _report(result.records, out, args.metric, args.top, seconds=result.seconds)
+    return _report(result.records, out, metric, args.top, seconds=result.seconds, constraints=constraints)
 
 
-def _report(records, out, metric, top, seconds=None) -> int:
+def _selection(args, select=None, metric=None, maximize=None):
+    """The selection the flags ask for, else the file's: ``--select`` or ``--metric`` replaces ``[sweep]``'s."""
+    from jaxdl.sweep import selection
+
+    if args.select and args.metric:
+        raise ValueError("give --select or --metric, not both (--select names the metric)")
+    if args.select:
+        return selection.parse(args.select)
+    if args.metric:
+        return selection.Selection(args.metric)
+    if select:
+        return selection.parse(select)
+    return selection.Selection(metric, maximize)
+
+
+def _report(records, out, metric, top, seconds=None, constraints=()) -> int:
     from jaxdl.sweep import RunStore, report, store
 
-    written = report.write_report(records, out, metric=metric, top=top)
+    written = report.write_report(records, out, metric=metric, top=top, constraints=constraints)
     final = store.candidates(records)
     diverged = sum(r["status"] == "diverged" for r in final)
     print()
@@ -114,6 +133,9 @@ def _report(records, out, metric, top, seconds=None) -> int:
     for name, path in written["paths"].items():
         print(f"{name}: {path}")
     rows = written["rows"]
+    if rows and not rows[0].get("feasible", True):
+        raise ValueError(f"no configuration meets {' and '.join(map(str, constraints))}; the closest "
+                         f"(trials {rows[0]['trial_ids']}) has {'; '.join(rows[0]['violations'])}")
     if not rows or rows[0]["best_trial"] is None:
         print(f"no configuration has a finite {metric}: every trial diverged, so none is called best")
         return 0
@@ -133,7 +155,8 @@ def _report_command(args) -> int:
     from jaxdl.sweep import report
 
     registry.load_plugins(args.imports or ())
-    runs, metric = {}, args.metric
+    chosen = _selection(args)
+    runs, metric = {}, chosen.metric
     for run_dir in args.run_dirs:
         if not os.path.isdir(run_dir):
             raise FileNotFoundError(f"no run directory at {run_dir}")
@@ -142,12 +165,14 @@ def _report_command(args) -> int:
         if not records:
             raise ValueError(f"{run_dir} holds no finished trials yet")
         summary = store.summary()
-        metric = metric or (summary["metric"].split(".", 1)[1] if summary else "val_accuracy")
+        if metric is None and summary:  # the sweep's own selection, constraints included
+            chosen = sweep.selection.parse(summary.get("select") or summary["metric"].split(".", 1)[1])
+        metric = chosen.metric or "val_accuracy"
         metrics.maximize(metric)  # an unknown metric is one line, not a table of NaN
         runs[run_dir] = records
     if len(runs) == 1:
         ((run_dir, records),) = runs.items()
-        return _report(records, run_dir, metric, args.top)
+        return _report(records, run_dir, metric, args.top, constraints=chosen.constraints)
     print(report.format_comparison(report.compare_runs(runs, metric), metric))
     return 0
 
@@ -359,6 +384,7 @@ def _parser() -> argparse.ArgumentParser:
                        help="how a chunk is batched (auto: map for a CNN on CPU, else vmap)")
     sweep.add_argument("--metric", help="validation metric to select by (default: [sweep] metric, else "
                                         "val_accuracy; val_rmse for regression)")
+    sweep.add_argument("--select", help=SELECT_HELP)
     sweep.add_argument("--top", type=_count, default=10, help="rows of the printed table")
     sweep.add_argument("--quiet", action="store_true", help="no progress bar")
     sweep.set_defaults(handler=_sweep)
@@ -370,6 +396,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="directories written by jaxdl sweep")
     _add_import(report)
     report.add_argument("--metric", help="metric to rank by (default: the sweep's)")
+    report.add_argument("--select", help=SELECT_HELP)
     report.add_argument("--top", type=_count, default=10, help="rows of the printed table")
     report.set_defaults(handler=_report_command)
 

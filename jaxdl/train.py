@@ -47,10 +47,12 @@ History rows after a trial stops (early stopping or divergence) are NaN;
 from __future__ import annotations
 
 import dataclasses
+import functools
 import inspect
 import math
 import numbers
 import os
+import time
 from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
@@ -89,6 +91,8 @@ __all__ = [
     "dynamic_keys",
     "check_values",
     "trial_bytes",
+    "inference_cost",
+    "LATENCY_BATCH_SIZES",
     "data_bytes",
     "free_memory_bytes",
     "check_memory",
@@ -565,6 +569,55 @@ def trial_bytes(config: TrainConfig, data: Data) -> int:
     rows = max(data.x_val.shape[0], data.x_test.shape[0], config.batch_size)
     history = config.epochs * (3 + 2 * len(config.metrics))
     return 4 * (8 * num_params + rows * per_example + history)
+
+
+LATENCY_BATCH_SIZES = (1, 256)
+"""The batch sizes :func:`inference_cost` times a forward pass at: one example, and a serving batch."""
+
+
+def _median_milliseconds(forward: Callable, *args, repeats: int) -> float:
+    jax.block_until_ready(forward(*args))  # compiled and warm
+    times = []
+    for _ in range(repeats):
+        tic = time.perf_counter()
+        jax.block_until_ready(forward(*args))
+        times.append(time.perf_counter() - tic)
+    return 1e3 * float(np.median(times))
+
+
+def inference_cost(config: TrainConfig, data: Data, *, repeats: int = 7) -> dict[str, float]:
+    """What a trained model of ``config`` costs at inference, measured on the default device.
+
+    Returns ``{"params": P, "latency_ms": t1, "latency_ms_256": t256}``: the
+    number of trainable parameters, and the median wall time in milliseconds
+    of ``repeats`` compiled forward passes (inference mode) at each of
+    :data:`LATENCY_BATCH_SIZES`, after a warm-up call. Both depend only on the
+    architecture, not on trained values, so a process measures each
+    architecture once; the latencies are measurements (they vary from run to
+    run and machine to machine), the parameter count is exact.
+
+    >>> data = Data.from_arrays(np.zeros((40, 4), np.float32), np.arange(40) % 2)
+    >>> cost = inference_cost(TrainConfig(model_args={"hidden": (8,)}), data)
+    >>> cost["params"]  # 4*8 + 8 + 8*2 + 2
+    58
+    """
+    return dict(_inference_cost(config.model, config.model_args, config.activation,
+                                tuple(data.x_train.shape[1:]), data.out_features, repeats))
+
+
+@functools.lru_cache(maxsize=256)
+def _inference_cost(model, model_args, activation, input_shape, out_features, repeats) -> dict[str, float]:
+    # Once per architecture and process: the forward pass is all a measurement depends on.
+    config = TrainConfig(model=model, model_args=model_args, activation=activation)
+    built = make_model(config, input_shape, out_features, jax.random.key(0))
+    graphdef, params, batch_stats, rates, keys = models.split(built)
+    forward = jax.jit(lambda p, x: nnx.merge(graphdef, p, batch_stats, rates, keys)(x, train=False))
+    cost: dict[str, float] = {"params": sum(math.prod(leaf.shape) for leaf in jax.tree.leaves(params))}
+    for size in LATENCY_BATCH_SIZES:
+        x = jnp.zeros((size, *input_shape), jnp.float32)
+        name = "latency_ms" if size == 1 else f"latency_ms_{size}"
+        cost[name] = _median_milliseconds(forward, params, x, repeats=repeats)
+    return cost
 
 
 def free_memory_bytes(device=None) -> int:

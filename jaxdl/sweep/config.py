@@ -14,7 +14,7 @@ import os
 import tomllib
 from typing import Any
 
-from jaxdl.sweep import strategies
+from jaxdl.sweep import selection, strategies
 from jaxdl.sweep.distributions import Choice, _is_int, _is_number, choice, distribution_from_spec
 from jaxdl.sweep.space import Space, _optional_keys, _raise_problems
 from jaxdl.sweep.strategies import Setting
@@ -39,12 +39,24 @@ def _count(value: Any) -> str | None:
     return None if _is_int(value) and value >= 1 else f"must be a positive integer, got {value!r}"
 
 
+def _selection(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a string such as 'max val_accuracy where latency_ms <= 100', got {value!r}"
+    try:
+        selection.parse(value)
+    except ValueError as error:
+        return str(error)
+    return None
+
+
 COMMON_SETTINGS: dict[str, Setting] = {
     "strategy": Setting("random", _string, "the search strategy"),
     "seeds": Setting(1, _count, "trials per configuration"),
     "seed": Setting(0, _seed_check, "seed of the strategy's draws"),
     "metric": Setting(None, _string, "validation metric to select by"),
     "maximize": Setting(None, _boolean, "whether a larger metric is better (default: the metric's direction)"),
+    "select": Setting(None, _selection, "the metric and satisficing constraints, "
+                                        "'[max|min] METRIC where NAME OP NUMBER and ...' (instead of metric)"),
     "chunk_size": Setting(None, _count, "trials per compiled call"),
     "keep": Setting(1, _count, "best configurations that keep their weights"),
 }
@@ -91,6 +103,8 @@ def _settings(sweep: dict) -> tuple[list[tuple[str, str]], dict[str, Any]]:
         message = allowed[key].check(sweep[key])
         if message:
             problems.append((f"sweep.{key}", message))
+    if "select" in sweep and ("metric" in sweep or "maximize" in sweep):
+        problems.append(("sweep.select", "give select or metric/maximize, not both (select names the metric)"))
     for key, setting in own.items():
         if setting.required and key not in sweep:
             problems.append((f"sweep.{key}", f"required by strategy {name!r}"))

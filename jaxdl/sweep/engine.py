@@ -86,7 +86,7 @@ import json
 import math
 import os
 import time
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -96,9 +96,10 @@ from tqdm.auto import tqdm
 
 from jaxdl import data as data_lib
 from jaxdl import metrics as metrics_lib
-from jaxdl import schedules
+from jaxdl import registry, schedules
 from jaxdl import train as train_lib
 from jaxdl.sweep import plans as plans_lib
+from jaxdl.sweep import selection as selection_lib
 from jaxdl.sweep import strategies as strategies_lib
 from jaxdl.sweep.store import (RunStore, atomic_write, candidates, check_out, configuration_key, make_record,
                                rank_configurations, summarize)
@@ -715,6 +716,7 @@ class _Run:
     parts: int | None = None
     metric: str = "val_accuracy"
     maximize: bool = True
+    constraints: tuple = ()
     keep: int = 1
     placed: dict = dataclasses.field(default_factory=dict)
     chunk_ids: set = dataclasses.field(default_factory=set)  # the chunks this run's stages name
@@ -745,6 +747,10 @@ class _Run:
             plan = plans_lib.Plan((plans_lib.Trial(0, static, {}, 0),))
             (self.resolved[key],) = check_plan(plan, self.dataset, self.metric)
         return self.resolved[key]
+
+    def cost(self, static: Mapping[str, Any]) -> dict:
+        """A static group's parameter count and inference latencies (:func:`jaxdl.train.inference_cost`)."""
+        return train_lib.inference_cost(self.config(static), self.dataset(static))
 
     def stage(self, stage: strategies_lib.Stage, carries: _Carries, earlier: Mapping[int, dict]) -> list[str]:
         """Train this process's share of the stage's chunks; returns every chunk id of the stage."""
@@ -796,7 +802,8 @@ class _Run:
                 parts = default_parts(len(chunk)) if self.parts is None else self.parts
                 result = run_in_parts(step, parts, hparams, keys, carry, self.on_mesh(chunk.static))
                 jax.block_until_ready(result)
-                chunk_records = _records(stage, chunk, result, time.perf_counter() - tic, earlier, **extra)
+                chunk_records = _records(stage, chunk, result, time.perf_counter() - tic, earlier, **extra,
+                                         **self.cost(chunk.static))
                 if stage.keep_carry:  # before the records: they mark the chunk done
                     carries.put(stage.index, chunk_id, chunk, result.carry, on_device=len(chunks) == 1)
                 if self.store is not None:
@@ -824,7 +831,7 @@ class _Run:
         "batch_stats": ...}`` with ``RunStore.save_params``;
         ``RunStore.load_model(id)`` rebuilds the trained model.
         """
-        ranked = rank_configurations(chunk_records, self.metric, self.maximize)
+        ranked = rank_configurations(chunk_records, self.metric, self.maximize, constraints=self.constraints)
         state = {"params": result.params, "batch_stats": result.batch_stats}
         for trial_id in [row["best_trial"] for row in ranked[: self.keep] if row["best_trial"] is not None]:
             row = next(i for i, (trial, valid) in enumerate(zip(chunk.trial_ids, chunk.valid))
@@ -835,6 +842,21 @@ class _Run:
         if self.store is not None:
             return self.store.records(self.chunk_ids)
         return sorted(self.records, key=lambda r: (r["id"], r.get("stage") or 0))
+
+
+def _record_numbers(run: _Run, static: Mapping[str, Any]) -> list[str]:
+    """The numbers a record of this static group holds that a constraint may name (see :func:`_records`)."""
+    config = run.config(static)
+    names = ["loss", *config.metrics]
+    return [*(f"{part}_{name}" for part in ("train", "val") for name in names), *run.cost(static),
+            "best_epoch", "epochs_run", "wall_time"]
+
+
+def _check_constraints(constraints, known: set[str]) -> None:
+    for constraint in constraints:
+        if constraint.name not in known:
+            raise ValueError(f"constraint {constraint} names {constraint.name!r}, which no record will hold"
+                             f"{registry.did_you_mean(constraint.name, known)}")
 
 
 def run_sweep(
@@ -848,6 +870,7 @@ def run_sweep(
     parts: int | None = None,
     metric: str = "val_accuracy",
     maximize: bool | None = None,
+    constraints: Sequence[str | selection_lib.Constraint] = (),
     keep: int = 1,
     progress: bool = True,
     on_chunk: Callable[[str, list], None] | None = None,
@@ -879,6 +902,12 @@ def run_sweep(
         by (``final.<metric>``, the returned state's); test metrics never select.
       maximize: whether larger ``metric`` is better; default, its direction in
         the metric table (:func:`jaxdl.metrics.maximize`).
+      constraints: satisficing constraints (``"latency_ms <= 100"`` or
+        :class:`~jaxdl.sweep.selection.Constraint`): the summary's best and
+        the kept states are of configurations that meet them all
+        (:mod:`jaxdl.sweep.selection`); strategies still rank by ``metric``.
+        Every record carries ``params``, ``latency_ms`` and
+        ``latency_ms_256`` of its static group to constrain.
       keep: how many of the best configurations keep their best seed's
         trained state in ``params/``, for ``RunStore.load_model``.
       progress: show a progress bar over trials.
@@ -902,6 +931,7 @@ def run_sweep(
         raise ValueError(f"keep must be a non-negative integer, got {keep!r}")
     if maximize is None:
         maximize = metrics_lib.maximize(metric)
+    constraints = tuple(selection_lib.parse_constraint(c) for c in constraints)
     start = time.perf_counter()
     rank, world = jax.process_index(), jax.process_count()
     if world > 1 and out is None:
@@ -912,12 +942,14 @@ def run_sweep(
     store = RunStore(out) if out is not None else None
     population, replicated = _shardings()
     run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, population, replicated,
-               num_devices, parts=parts, metric=metric, maximize=maximize, keep=keep)
+               num_devices, parts=parts, metric=metric, maximize=maximize, constraints=constraints, keep=keep)
     # The strategy checks its plan; the first stage may need the run directory (a study), so it is asked after init.
     strategy = strategies_lib.from_plan(plan, metric, maximize, None if store is None else store.path)
     groups = plan.groups()
     for group in groups:  # before anything is written
         run.config(group.static)
+    if constraints:
+        _check_constraints(constraints, {name for group in groups for name in _record_numbers(run, group.static)})
     if chunk_size is not None:  # an explicit size must fit too; auto_chunk_size checks its own
         for group in groups:
             train_lib.check_memory(run.config(group.static), run.dataset(group.static),
@@ -973,7 +1005,7 @@ def run_sweep(
         finally:
             strategy.close()
         write_run()  # later stages may have added static groups
-        summary = summarize(candidates(records), metric, maximize)
+        summary = summarize(candidates(records), metric, maximize, constraints=constraints)
         summary.update(fingerprint=plan.fingerprint(), num_trials=len({r["id"] for r in records}), stages=log)
         if store is not None:
             summary["chunks_done"] = sorted(store.done_chunks(run.chunk_ids))

@@ -33,7 +33,8 @@ def _number(value) -> float:
     return float("nan") if value is None else float(value)
 
 
-def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accuracy") -> list[dict]:
+def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accuracy",
+                   constraints: Sequence[Any] = ()) -> list[dict]:
     """Group trials by configuration (everything but the seed), ranked best first.
 
     The ranking is :func:`jaxdl.sweep.store.rank_configurations` (by the
@@ -41,14 +42,16 @@ def configurations(records: Sequence[Mapping[str, Any]], metric: str = "val_accu
     ``settings`` (the varying static and dynamic values) and the mean over
     seeds of every held-out test metric but the loss (``test_accuracy``, or
     ``test_rmse`` and ``test_r2``) added. Diverged seeds count as NaN; a
-    configuration with no finite score ranks last.
+    configuration with no finite score ranks last. With satisficing
+    ``constraints`` those that meet them rank first (see
+    :func:`~jaxdl.sweep.store.rank_configurations`).
     """
     records = store.candidates(records)
     test_names = test_columns(records)
     columns = [("static", n) for n in _varying(records, "static")] + [("dynamic", n) for n in _varying(records, "dynamic")]
     by_id = {r["id"]: r for r in records}
     rows = []
-    for row in store.rank_configurations(records, metric):
+    for row in store.rank_configurations(records, metric, constraints=constraints):
         members = [by_id[i] for i in row["trial_ids"]]
         row["settings"] = {name: members[0][part].get(name) for part, name in columns}
         for name in test_names:
@@ -78,13 +81,18 @@ def format_table(rows: Sequence[Mapping[str, Any]], metric: str = "val_accuracy"
     shown = list(rows[:top] if top else rows)
     names = list(shown[0]["settings"]) if shown else []
     tests = _row_tests(shown)
-    header = ["rank", *names, f"{metric} (mean ± sd)", *(f"{t} (held out)" for t in tests), "seeds", "diverged"]
+    constrained = list(shown[0].get("values", ())) if shown else []
+    header = ["rank", *names, f"{metric} (mean ± sd)", *constrained, *(["meets constraints"] if constrained else []),
+              *(f"{t} (held out)" for t in tests), "seeds", "diverged"]
     body = []
     for rank, row in enumerate(shown, 1):
         score = "diverged" if not np.isfinite(row["mean"]) else f"{row['mean']:.4f} ± {row['std']:.4f}"
+        limits = [_format(row["values"][c]) for c in constrained]
+        if constrained:
+            limits.append("yes" if row["feasible"] else "no")
         cells = ["-" if not np.isfinite(row[t]) else f"{row[t]:.4f}" for t in tests]
-        body.append([str(rank), *(_format(row["settings"][n]) for n in names), score, *cells, str(row["n"]),
-                     str(row["diverged"])])
+        body.append([str(rank) if row.get("feasible", True) else "-", *(_format(row["settings"][n]) for n in names),
+                     score, *limits, *cells, str(row["n"]), str(row["diverged"])])
     if markdown:
         lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         lines += ["| " + " | ".join(cells) + " |" for cells in body]
@@ -100,18 +108,20 @@ def _row_tests(rows) -> list[str]:
 
 
 def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLike, *,
-                 metric: str = "val_accuracy", top: int = 10) -> dict:
+                 metric: str = "val_accuracy", top: int = 10, constraints: Sequence[Any] = ()) -> dict:
     """Write ``results.csv``, ``results.md`` and the figures into ``out_dir``; return their paths and the table.
 
     Figures: ``<metric>_vs_learning_rate.png`` (every trial, and the mean over
     seeds, one line per value of the first varying static setting) when the
     learning rate varies, and ``best_learning_curves.png`` (the best trial of
-    each of the top configurations of that setting).
+    each of the top configurations of that setting). With satisficing
+    ``constraints``, the table ranks the configurations that meet them and
+    lists the others after them, unranked ("-").
     """
     out_dir = str(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     every, records = records, store.candidates(records)
-    rows = configurations(records, metric)
+    rows = configurations(records, metric, constraints)
     table = format_table(rows, metric, top)
     paths = {"table": os.path.join(out_dir, "results.md"), "csv": os.path.join(out_dir, "results.csv")}
     with open(paths["table"], "w") as f:
@@ -120,9 +130,12 @@ def write_report(records: Sequence[Mapping[str, Any]], out_dir: str | os.PathLik
         names = list(rows[0]["settings"]) if rows else []
         tests = _row_tests(rows)
         writer = csv.writer(f)
-        writer.writerow([*names, f"mean_{metric}", f"std_{metric}", *tests, "seeds", "diverged"])
+        constrained = list(rows[0].get("values", ())) if rows else []
+        writer.writerow([*names, f"mean_{metric}", f"std_{metric}", *(f"mean_{c}" for c in constrained),
+                         *(["meets_constraints"] if constrained else []), *tests, "seeds", "diverged"])
         for row in rows:
-            writer.writerow([*(_format(row["settings"][n]) for n in names), row["mean"], row["std"],
+            limits = [row["values"][c] for c in constrained] + ([row["feasible"]] if constrained else [])
+            writer.writerow([*(_format(row["settings"][n]) for n in names), row["mean"], row["std"], *limits,
                              *(row[t] for t in tests), row["n"], row["diverged"]])
 
     static_names = _varying(records, "static")

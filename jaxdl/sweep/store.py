@@ -70,6 +70,7 @@ from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from jaxdl.sweep import selection
 from jaxdl.sweep.plans import Plan, Trial
 from jaxdl.sweep.strategies import rank_trials
 
@@ -704,7 +705,7 @@ class RunStore:
         """The stored summary, or ``None`` before the first :meth:`write_summary`."""
         return self._read_json(self.summary_path) if os.path.exists(self.summary_path) else None
 
-    def best(self, metric: str | None = None, which: str = SELECTION) -> dict:
+    def best(self, select: str | None = None, which: str = SELECTION) -> dict:
         """The best configuration (the report's rank 1), and by which metric.
 
         Returns ``{"id", "metric", "score", "mean", "std", "n", "trial_ids",
@@ -713,24 +714,34 @@ class RunStore:
         best seed, whose state :meth:`load_model` loads.
 
         Args:
-          metric: default, the one the sweep ranked by (its summary's), else ``val_accuracy``.
+          select: a metric (``"val_accuracy"``) or a satisficing selection
+            (``"max val_accuracy where latency_ms <= 100"``, see
+            :mod:`jaxdl.sweep.selection`); default, the sweep's own (its
+            summary's metric, direction and constraints), else ``val_accuracy``.
           which: ``"final"`` (the returned state's metrics, the default) or
             ``"best"`` (each metric's best epoch, which no returned state need have).
 
         Raises:
-          ValueError: no records yet, or every trial diverged.
+          ValueError: no records yet, every trial diverged, a constraint names
+            an unknown quantity, or no configuration meets the constraints
+            (the message names the closest and what it misses).
         """
-        if metric is None:
+        if select is None:
             stored = self.summary()
-            metric = stored["metric"].split(".", 1)[1] if stored else "val_accuracy"
+            select = "val_accuracy" if not stored else stored.get("select") or stored["metric"].split(".", 1)[1]
+        chosen = selection.parse(select)
         records = candidates(self.records())
         if not records:
             raise ValueError(f"{self.path} holds no finished trials yet")
-        summary = summarize(records, metric, which=which)
+        summary = summarize(records, chosen.metric, chosen.maximize, which, chosen.constraints)
         top = summary["best"]
+        if summary.get("closest") is not None:
+            closest = summary["closest"]
+            raise ValueError(f"{self.path}: no configuration meets {' and '.join(summary['constraints'])}; the "
+                             f"closest (trials {closest['trial_ids']}) has {'; '.join(closest['violations'])}")
         if top is None or top["status"] != "ok" or top["score"] is None:
-            raise ValueError(f"{self.path}: no trial has a finite {which}.{metric} (every trial diverged?)")
-        return {"id": top["id"], "metric": f"{which}.{metric}", "score": top["score"], "mean": top["mean"],
+            raise ValueError(f"{self.path}: no trial has a finite {which}.{chosen.metric} (every trial diverged?)")
+        return {"id": top["id"], "metric": f"{which}.{chosen.metric}", "score": top["score"], "mean": top["mean"],
                 "std": top["std"], "n": top["n"], "trial_ids": top["trial_ids"], "maximize": summary["maximize"],
                 "static": top["static"], "dynamic": top["dynamic"], "seed": top["seed"]}
 
@@ -901,7 +912,7 @@ def configuration_key(static: Mapping[str, Any], dynamic: Mapping[str, Any]) -> 
 
 
 def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maximize: bool | None = None,
-                        which: str = SELECTION) -> list[dict]:
+                        which: str = SELECTION, constraints: Sequence[Any] = ()) -> list[dict]:
     """Trials that differ only by seed, as configurations ranked best first by their mean ``record[which][metric]``.
 
     A record that names its ``configuration`` (a PBT member) is grouped by that name instead.
@@ -912,6 +923,15 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
     best score (``None`` when none is finite). Configurations with no finite
     score rank last; ties go to the smaller first trial id. This is the one
     ranking the summary, ``RunStore.best``, ``keep`` and the report's table share.
+
+    With ``constraints`` (:class:`jaxdl.sweep.selection.Constraint`, satisficing
+    selection) each row also has ``values`` (each constrained quantity's mean
+    over the seeds that did not diverge), ``feasible`` and ``violations``
+    (the constraints it fails, as text); feasible configurations rank first,
+    by the metric, and the rest follow, closest first.
+
+    Raises:
+      ValueError: a constraint names a quantity the records do not hold.
     """
     if which not in ("best", "final"):
         raise ValueError(f"which must be 'best' or 'final', got {which!r}")
@@ -919,6 +939,14 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
         from jaxdl import metrics
 
         maximize = metrics.maximize(metric)
+    if constraints:
+        from jaxdl import registry
+
+        known = selection.known_names(records, which)
+        for constraint in constraints:
+            if records and constraint.name not in known:
+                raise ValueError(f"constraint {constraint} names {constraint.name!r}, which the records do not hold"
+                                 f"{registry.did_you_mean(constraint.name, known)}")
     groups: dict[str, list] = {}
     for record in records:
         key = record.get("configuration") or configuration_key(record["static"], record["dynamic"])
@@ -937,14 +965,26 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
             "diverged": sum(m["status"] == "diverged" for m in members),
             "best_trial": order[0] if finite.size else None,
         })
+        if constraints:
+            values = {}
+            for constraint in constraints:
+                column = np.array([selection.record_value(m, constraint.name, which) for m in members])
+                column = column[np.isfinite(column)]
+                values[constraint.name] = float(column.mean()) if column.size else float("nan")
+            rows[-1].update(values=values,
+                            violations=[f"{c.name} {values[c.name]:.4g} fails {c}" for c in constraints
+                                        if not c.holds(values[c.name])])
+            rows[-1]["feasible"] = not rows[-1]["violations"]
+            rows[-1]["excess"] = sum(c.excess(values[c.name]) for c in constraints)
     sign = -1.0 if maximize else 1.0
-    rows.sort(key=lambda r: (not np.isfinite(r["mean"]), sign * r["mean"] if np.isfinite(r["mean"]) else 0.0,
+    rows.sort(key=lambda r: (not r.get("feasible", True), r.get("excess", 0.0) if not r.get("feasible", True) else 0.0,
+                             not np.isfinite(r["mean"]), sign * r["mean"] if np.isfinite(r["mean"]) else 0.0,
                              r["trial_ids"][0]))
     return rows
 
 
 def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", maximize: bool | None = None,
-              which: str = SELECTION) -> dict:
+              which: str = SELECTION, constraints: Sequence[Any] = ()) -> dict:
     """Counts, the trials ranked by ``record[which][metric]``, and the best configuration.
 
     ``maximize`` defaults to the metric's direction in the metric table
@@ -954,17 +994,22 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
     ``id``/``seed``/``score`` of its best seed's trial, whose state a sweep
     keeps; ``None`` when no trial has a finite score (every trial diverged).
     ``configurations`` lists each configuration's ``trial_ids`` and
-    ``best_trial`` in rank order.
+    ``best_trial`` in rank order. With ``constraints`` (satisficing
+    selection), ``best`` is the first configuration that meets them all,
+    ``None`` when none does, and ``closest`` then names the nearest miss and
+    its ``violations``; ``constraints`` lists them as text.
     """
     if maximize is None:
         from jaxdl import metrics
 
         maximize = metrics.maximize(metric)
-    configurations = rank_configurations(records, metric, maximize, which)
+    configurations = rank_configurations(records, metric, maximize, which, constraints)
     diverged = [r["id"] for r in records if r["status"] == "diverged"]
     ranking = rank_trials([r["id"] for r in records], [trial_score(r, metric, which) for r in records], maximize, diverged)
-    best = None
-    if configurations and configurations[0]["best_trial"] is not None:
+    best = closest = None
+    if configurations and not configurations[0].get("feasible", True):
+        closest = {"trial_ids": configurations[0]["trial_ids"], "violations": configurations[0]["violations"]}
+    elif configurations and configurations[0]["best_trial"] is not None:
         top = configurations[0]
         trial = next(r for r in records if r["id"] == top["best_trial"])
         best = {key: trial[key] for key in ("id", "static", "dynamic", "seed", "status")}
@@ -978,6 +1023,8 @@ def summarize(records: Sequence[Mapping[str, Any]], metric: str = "val_loss", ma
             "metric": f"{which}.{metric}",
             "maximize": maximize,
             "best": best,
+            "select": str(selection.Selection(metric, maximize, tuple(constraints))),
+            **({"constraints": [str(c) for c in constraints], "closest": closest} if constraints else {}),
             "ranking": ranking,
             "configurations": [{"trial_ids": c["trial_ids"], "best_trial": c["best_trial"]} for c in configurations],
         }
