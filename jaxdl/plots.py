@@ -1,4 +1,4 @@
-"""Figures: learning curves and a metric against a hyperparameter. PNG, no display needed."""
+"""Figures: learning curves, a metric against a hyperparameter, learning curves over data size, bagging. PNG."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-__all__ = ["plot_history", "plot_lineages", "plot_metric_against"]
+__all__ = ["plot_bagging", "plot_data_curve", "plot_history", "plot_lineages", "plot_metric_against"]
 
 
 def _save(fig, path: str | os.PathLike) -> str:
@@ -114,4 +114,57 @@ def plot_lineages(lineages: Mapping, path: str | os.PathLike, *, metric: str, ti
     ax.legend(fontsize="small")
     if title:
         fig.suptitle(title)
+    return _save(fig, path)
+
+
+def _mean_and_spread(ax, x, values, colour, label, marker="o"):
+    """Each seed as a faint dot, the mean over seeds as a line, the range as a band."""
+    values = np.atleast_2d(np.asarray(values, float))
+    for row in values:
+        ax.scatter(x, row, s=10, color=colour, alpha=0.35, linewidths=0)
+    ax.plot(x, values.mean(axis=0), color=colour, marker=marker, label=label)
+    if values.shape[0] > 1:
+        ax.fill_between(x, values.min(axis=0), values.max(axis=0), color=colour, alpha=0.15, linewidth=0)
+
+
+def plot_data_curve(curve, path: str | os.PathLike, *, title: str | None = None) -> str:
+    """Training and validation error against the number of training examples (:func:`jaxdl.resample.learning_curve`).
+
+    Dots are single seeds, lines their mean, bands their range; a dotted
+    line marks the human-level / Bayes error when the curve has one, and the
+    verdict is the subtitle.
+    """
+    sizes = np.asarray(curve.sizes, float)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    _mean_and_spread(ax, sizes, curve.train_error, colours[0], "training error (on its own examples)")
+    _mean_and_spread(ax, sizes, curve.val_error, colours[1], "validation error")
+    if curve.human_error is not None:
+        ax.axhline(curve.human_error, color="black", linestyle=":", label=f"human-level / Bayes ({curve.human_error:g})")
+    seeds = np.atleast_2d(curve.train_error).shape[0]
+    ax.set(xscale="log", xlabel="training examples (log scale)", ylabel="error",
+           title=title or f"learning curve over data size ({seeds} seed{'s' if seeds != 1 else ''} per size)")
+    ax.set_xticks(sizes, [str(int(n)) for n in sizes])
+    ax.minorticks_off()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.text(0.5, 0.01, curve.verdict, ha="center", fontsize="small", wrap=True)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    return _save(fig, path)
+
+
+def plot_bagging(bagging, path: str | os.PathLike, *, split: str = "val", title: str | None = None) -> str:
+    """Ensemble accuracy against the number of bootstrap members, beside each single member (:func:`jaxdl.resample.bagging`)."""
+    sizes = np.asarray(bagging.sizes)
+    single = np.asarray(bagging.member_accuracy[split], float)
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    ax.plot(sizes, bagging.ensemble_accuracy[split], marker="o", label="ensemble of the first k members")
+    ax.scatter(sizes, single, s=18, color="grey", alpha=0.7, label="member k alone")
+    ax.axhline(single.mean(), color="grey", linestyle="--", label=f"mean single member ({single.mean():.3f})")
+    name = {"val": "validation", "test": "test (held out)"}.get(split, split)
+    ax.set(xlabel="bootstrap members k", ylabel=f"{name} accuracy",
+           title=title or f"bagging: {name} accuracy of averaged probabilities")
+    ax.set_xticks(sizes)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
     return _save(fig, path)

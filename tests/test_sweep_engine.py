@@ -389,7 +389,7 @@ def test_trial_estimate_bounds_what_xla_allocates(reference, small_plan, data):
 
     chunk = plan_chunks(small_plan, 2)[0]
     config = engine.group_config(chunk.static)
-    population, replicated = engine._shardings()
+    population, replicated = engine.population_shardings()
     hparams = jax.device_put(engine._hparams(chunk, config, {}, "classification"), population)
     keys = jax.device_put(jax.vmap(jax.random.key)(jnp.asarray(chunk.seeds)), population)
     on_mesh = jax.device_put(data, replicated)

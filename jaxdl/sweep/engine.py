@@ -622,7 +622,7 @@ def _agree(plan, store, requested, choose, num_devices, settings, rank, world, m
     return int(shared[0])
 
 
-def _shardings() -> tuple[NamedSharding, NamedSharding]:
+def population_shardings() -> tuple[NamedSharding, NamedSharding]:
     """The population axis split over this process's devices, and a copy on each (for the data)."""
     devices = jax.local_devices()
     # Auto axes: XLA propagates the population sharding through the scans.
@@ -940,7 +940,7 @@ def run_sweep(
         check_out(out)
     num_devices = len(jax.local_devices())
     store = RunStore(out) if out is not None else None
-    population, replicated = _shardings()
+    population, replicated = population_shardings()
     run = _Run(plan, data, store, 0, mode, map_batch_size, progress, on_chunk, rank, world, population, replicated,
                num_devices, parts=parts, metric=metric, maximize=maximize, constraints=constraints, keep=keep)
     # The strategy checks its plan; the first stage may need the run directory (a study), so it is asked after init.
