@@ -55,6 +55,7 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 
 from jaxdl.data import DataError
 
@@ -71,14 +72,6 @@ __all__ = [
 TAG_SEPARATOR = ";"
 # How many offending ids an error message shows before "...".
 _SHOWN_IN_ERRORS = 5
-
-
-def _pandas():
-    try:
-        import pandas
-    except ImportError as error:  # pragma: no cover - pandas is a test dependency
-        raise ImportError("jaxdl.analysis builds its tables with pandas; install it (pip install pandas)") from error
-    return pandas
 
 
 # ---------------------------------------------------------------------------
@@ -179,7 +172,6 @@ def error_shares(labels, predictions, num_classes: int | None = None, class_name
          0   cat         2       1    0.500000 0.333333 0.166667
          2  bird         1       0    0.000000 0.000000 0.000000
     """
-    pandas = _pandas()
     labels, predictions, num_classes = _pair(labels, predictions, num_classes, class_names)
     matrix = _matrix(labels, predictions, num_classes)
     examples = matrix.sum(axis=1)
@@ -189,7 +181,7 @@ def error_shares(labels, predictions, num_classes: int | None = None, class_name
         error_rate = np.where(examples > 0, errors / np.maximum(examples, 1), np.nan)
     share = errors / total_errors if total_errors else np.zeros(num_classes)
     ceiling = errors / total if total else np.zeros(num_classes)
-    table = pandas.DataFrame({
+    table = pd.DataFrame({
         "label": np.arange(num_classes),
         "class": _names(class_names, num_classes),
         "examples": examples,
@@ -233,7 +225,6 @@ def top_confusions(labels, predictions, k: int | None = 10, class_names: Sequenc
         3          8           3                8      2   0.50
         3          5           3                5      1   0.25
     """
-    pandas = _pandas()
     if k is not None and (not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k < 1):
         raise ValueError(f"k must be a positive int or None, got {k!r}")
     labels, predictions, num_classes = _pair(labels, predictions, num_classes, class_names)
@@ -245,7 +236,7 @@ def top_confusions(labels, predictions, k: int | None = 10, class_names: Sequenc
     order = np.argsort(-count, kind="stable")[:k]
     true, predicted, count = true[order], predicted[order], count[order]
     names = _names(class_names, num_classes)
-    return pandas.DataFrame({
+    return pd.DataFrame({
         "true": [names[i] for i in true],
         "predicted": [names[j] for j in predicted],
         "true_label": true.astype(np.int64),
@@ -395,7 +386,6 @@ def tag_table(tags: Mapping[int, Sequence[str]], num_errors: int | None = None, 
     mislabeled     18   0.18  0.01404
        too big     15   0.15  0.01170
     """
-    pandas = _pandas()
     tagged = len(tags)
     if num_errors is None:
         num_errors = tagged
@@ -409,7 +399,7 @@ def tag_table(tags: Mapping[int, Sequence[str]], num_errors: int | None = None, 
     for example_tags in tags.values():
         for tag in dict.fromkeys(example_tags):
             counts[tag] = counts.get(tag, 0) + 1
-    table = pandas.DataFrame({"tag": list(counts), "count": np.array(list(counts.values()), dtype=np.int64)})
+    table = pd.DataFrame({"tag": list(counts), "count": np.array(list(counts.values()), dtype=np.int64)})
     table["share"] = table["count"] / num_errors
     if error_rate is not None:
         table["ceiling"] = table["share"] * float(error_rate)
@@ -552,7 +542,7 @@ def analyze(labels, probabilities_or_predictions, num_classes: int | None = None
         must be misclassified examples.
       examined: how many errors were examined for the tag file; by default
         the number of tagged ids (see :func:`tag_table`).
-      out_dir: when given, writes ``error_shares.csv``, ``confusions.csv``,
+      out_dir: when given, writes ``misclassified.csv``, ``error_shares.csv``, ``confusions.csv``,
         ``tags.csv`` (with tags) and ``gallery.png`` (with images) there.
       k: rows of :func:`top_confusions`.
       max_examples: errors drawn in the gallery. Given ``(m, K)`` outputs,
@@ -561,7 +551,8 @@ def analyze(labels, probabilities_or_predictions, num_classes: int | None = None
 
     Returns:
       ``{"examples": m, "errors": E, "error_rate": E / m, "misclassified":
-      ids of the errors, "error_shares": DataFrame, "confusions": DataFrame,
+      ids of the errors, "errors_table": DataFrame of id, label, predicted
+      (and confidence) per error, to tag from, "error_shares": DataFrame, "confusions": DataFrame,
       "tags": {id: tags} or None, "tag_table": DataFrame or None,
       "gallery": Figure or None, "files": {name: path written}}``.
 
@@ -597,6 +588,9 @@ def analyze(labels, probabilities_or_predictions, num_classes: int | None = None
         "errors": errors,
         "error_rate": error_rate,
         "misclassified": ids[wrong],
+        "errors_table": pd.DataFrame({"id": ids[wrong], "label": labels_array[wrong],
+                                      "predicted": predictions[wrong],
+                                      **({} if confidence is None else {"confidence": confidence[wrong]})}),
         "error_shares": error_shares(labels_array, predictions, num_classes, class_names),
         "confusions": top_confusions(labels_array, predictions, k, class_names, num_classes=num_classes),
         "tags": None,
@@ -620,7 +614,8 @@ def analyze(labels, probabilities_or_predictions, num_classes: int | None = None
             result["files"]["gallery"] = gallery_path
     if out_dir is not None:
         os.makedirs(out_dir, exist_ok=True)
-        for name, key in (("error_shares", "error_shares"), ("confusions", "confusions"), ("tags", "tag_table")):
+        for name, key in (("misclassified", "errors_table"), ("error_shares", "error_shares"),
+                          ("confusions", "confusions"), ("tags", "tag_table")):
             if result[key] is not None:
                 file = os.path.join(out_dir, f"{name}.csv")
                 result[key].to_csv(file, index=False)

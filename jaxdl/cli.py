@@ -1,4 +1,4 @@
-"""The ``jaxdl`` command: ``jaxdl sweep``, ``jaxdl report DIR`` and ``jaxdl train``.
+"""The ``jaxdl`` command: ``sweep``, ``report DIR``, ``train``, ``learning-curve`` and ``analyze RUN``.
 
 Bad input (an unknown activation, a negative learning rate, a missing data
 directory, a malformed TOML file, an unwritable ``--out``) prints one line,
@@ -200,13 +200,13 @@ def _parse_assignments(items, numbers_only: bool = True) -> dict:
     return values
 
 
-def _fresh_directory(out: str | None) -> str:
-    """``out`` if it is new or empty; else an error. Without ``out``, the next free ``runs/train/run-N``."""
+def _fresh_directory(out: str | None, kind: str = "train") -> str:
+    """``out`` if it is new or empty; else an error. Without ``out``, the next free ``runs/<kind>/run-N``."""
     if out is None:
         number = 1
-        while os.path.exists(os.path.join("runs", "train", f"run-{number}")):
+        while os.path.exists(os.path.join("runs", kind, f"run-{number}")):
             number += 1
-        return os.path.join("runs", "train", f"run-{number}")
+        return os.path.join("runs", kind, f"run-{number}")
     from jaxdl.sweep.store import check_out
 
     check_out(out)
@@ -215,17 +215,11 @@ def _fresh_directory(out: str | None) -> str:
     return out
 
 
-def _train(args) -> int:
-    import json
-
-    import jax
-    import numpy as np
-    from tqdm.auto import tqdm
-
-    from jaxdl import plots, registry, sweep, train
+def _train_setup(args, out_flag: str = "--out"):
+    """The checked configuration, dynamic values, hyperparameters, data and data source of ``jaxdl train``'s flags."""
+    from jaxdl import registry, train
 
     registry.load_plugins(args.imports or ())
-    out = _fresh_directory(args.out)
     model_args = {}
     if args.model == "mlp":
         model_args["hidden"] = tuple(args.hidden)
@@ -249,8 +243,21 @@ def _train(args) -> int:
     config = train.check(config, data, sorted(flat))
     train.check_values(config, flat, lambda name: f"--{name.replace('_', '-')}" if name in _TRAIN_FLAGS
                        else f"--set {name}")  # the bounds a TOML space has
+    return config, flat, train.HParams.from_flat(flat, config), data, source
+
+
+def _train(args) -> int:
+    import json
+
+    import jax
+    import numpy as np
+    from tqdm.auto import tqdm
+
+    from jaxdl import plots, sweep, train
+
+    out = _fresh_directory(args.out)
+    config, flat, hparams, data, source = _train_setup(args)
     train.check_memory(config, data)
-    hparams = train.HParams.from_flat(flat, config)
     print(f"jaxdl train: {config.model_name} {train._label(config.activation)} {train._label(config.optimizer)} "
           f"lr={args.learning_rate:g} on {source}, {config.task} ({data.x_train.shape[0]} train / "
           f"{data.x_val.shape[0]} val / {data.x_test.shape[0]} test)")
@@ -304,6 +311,128 @@ def _train(args) -> int:
     return 0
 
 
+def _learning_curve(args) -> int:
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from jaxdl import plots, resample
+    from jaxdl.sweep.store import atomic_write
+
+    out = _fresh_directory(args.out, "learning-curve")
+    config, flat, hparams, data, source = _train_setup(args)
+    if args.human_error is not None and not 0 <= args.human_error < 1:
+        raise ValueError(f"--human-error is a fraction in [0, 1), got {args.human_error}")
+    m = int(data.x_train.shape[0])
+    sizes = args.sizes or resample.default_sizes(m)
+    seeds = tuple(range(args.seed, args.seed + args.seeds))
+    print(f"jaxdl learning-curve: {config.model_name} on {source}, {len(sizes)} sizes from {min(sizes)} to "
+          f"{max(sizes)} of {m} training examples x {len(seeds)} seeds = {len(sizes) * len(seeds)} members in one "
+          f"program, {config.epochs} epochs of {m // config.batch_size} steps each")
+    tic = time.perf_counter()
+    curve = resample.learning_curve(config, data, sizes, seeds, hparams, human_error=args.human_error)
+    seconds = time.perf_counter() - tic
+    error = "error" if data.task == "classification" else "squared error"
+    table = pd.DataFrame({
+        "examples": curve.sizes,
+        f"train {error}": curve.train_error.mean(0), "train sd": curve.train_error.std(0),
+        f"val {error}": curve.val_error.mean(0), "val sd": curve.val_error.std(0),
+    })
+    print()
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    print()
+    print(f"diagnosis at {int(curve.sizes[-1])} examples: {curve.diagnosis}")
+    print(f"verdict: {curve.verdict}")
+    os.makedirs(out, exist_ok=True)
+    atomic_write(os.path.join(out, "learning_curve.csv"), table.to_csv(index=False))
+    atomic_write(os.path.join(out, "learning_curve.json"), json.dumps({
+        "sizes": curve.sizes.tolist(), "seeds": list(seeds), "train_error": curve.train_error.tolist(),
+        "val_error": curve.val_error.tolist(), "human_error": curve.human_error, "verdict": curve.verdict,
+        "diagnosis": str(curve.diagnosis), "source": source, "config": config.flat(), "hyperparameters": flat,
+        "seconds": seconds}, indent=2, default=str) + "\n")
+    path = plots.plot_data_curve(curve, os.path.join(out, "learning_curve.png"),
+                                 title=f"{config.model_name} on {source}: error against training examples")
+    print(f"{len(sizes) * len(seeds)} members in {seconds:.1f} s including compilation; wrote {path}, "
+          f"learning_curve.csv, learning_curve.json")
+    return 0
+
+
+def _analysis_data(args, store, trial: int):
+    """The data a run trained on, rebuilt from its record and the flags and checked against its fingerprint.
+
+    Returns the data, the same splits unstandardised (to look at) and the source's name.
+    """
+    from jaxdl import train
+
+    data_info = store.run_info()["data"]
+    name = next(iter(data_info)) if len(data_info) == 1 else None
+    if name is None:
+        record = next((r for r in store.records() if r["id"] == trial), None)
+        name = str((record or {}).get("static", {}).get("dataset"))
+    recorded = data_info.get(name)
+    if recorded is None:
+        raise ValueError(f"{store.path} records no data set for trial {trial}")
+    path = args.data or (name if os.path.isfile(name) else None)
+    source = path or args.dataset or (name if name != "None" else "digits")
+
+    def build(standardize: bool):
+        if path:
+            return train.Data.from_file(path, target=args.target, task=recorded["task"], seed=recorded["split_seed"],
+                                        standardize=standardize)
+        return train.Data.load(source, args.data_dir, image=len(recorded["input_shape"]) == 3,
+                               seed=recorded["split_seed"], standardize=standardize)
+
+    data = build(True)
+    if data.fingerprint() != recorded["fingerprint"]:
+        raise ValueError(f"the data rebuilt from {source} differ from those {store.path} trained on; "
+                         f"give the --dataset (or --data) the run used")
+    return data, build(False), source
+
+
+def _analyze(args) -> int:
+    import jax
+    import numpy as np
+
+    from jaxdl import analysis, registry, sweep
+
+    registry.load_plugins(args.imports or ())
+    if not os.path.isdir(args.run_dir):
+        raise FileNotFoundError(f"no run directory at {args.run_dir}")
+    store = sweep.RunStore(args.run_dir)
+    if not os.path.exists(store.run_path):
+        raise ValueError(f"{args.run_dir} is not a jaxdl run directory (no {os.path.basename(store.run_path)})")
+    trial = args.trial
+    if trial is None:
+        trial = store.best()["id"] if store.records() else 0
+    model = store.load_model(trial)
+    data, raw, source = _analysis_data(args, store, trial)
+    if data.task != "classification":
+        raise ValueError("error analysis needs a classification run")
+    x, y = (data.x_val, data.y_val) if args.split == "val" else (data.x_test, data.y_test)
+    shown = raw.x_val if args.split == "val" else raw.x_test
+    outputs = np.asarray(jax.nn.softmax(jax.jit(lambda x: model(x, train=False))(x), axis=-1))
+    out = args.out or os.path.join(args.run_dir, "analysis", f"trial-{trial}")
+    result = analysis.analyze(np.asarray(y), outputs, data.num_classes, images=np.asarray(shown), tags_path=args.tags,
+                              out_dir=out, k=args.top)
+    split = "validation" if args.split == "val" else "held-out test"
+    print(f"jaxdl analyze: trial {trial} of {args.run_dir} on the {split} split of {source}: "
+          f"{result['errors']} errors in {result['examples']} examples ({result['error_rate']:.2%})")
+    print()
+    print("each class's share of the errors (fixing all of a class gains at most its share of the error rate):")
+    print(result["error_shares"].to_string(index=False))
+    print()
+    print("most frequent confusions:")
+    print(result["confusions"].to_string(index=False))
+    if result["tag_table"] is not None:
+        print()
+        print("error categories from the tags:")
+        print(result["tag_table"].to_string(index=False))
+    print()
+    print(f"wrote {', '.join(sorted(result['files'].values()))}")
+    return 0
+
+
 def _integer(valid, requirement: str):
     """An argparse type: an integer for which ``valid(value)`` holds, else ``"<requirement>, got <text>"``."""
 
@@ -325,6 +454,10 @@ _seed = _integer(lambda value: 0 <= value <= MAX_SEED, f"a seed must be in [0, {
 
 def _names(table) -> str:
     return ", ".join(table.names())
+
+
+def _registered(table) -> str:
+    return f"registered: {_names(table)}, or one of yours (--import)"
 
 
 def _add_import(parser) -> None:
@@ -350,6 +483,42 @@ class _Help(argparse.HelpFormatter):
         return text
 
 
+def _add_train_options(parser) -> None:
+    """The options of one training run: ``jaxdl train``'s, which ``jaxdl learning-curve`` shares."""
+    from jaxdl import registry
+
+    parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion_mnist or cifar10")
+    parser.add_argument("--data-dir", help="folder with the data files (all but digits)")
+    _add_import(parser)
+    parser.add_argument("--data", help="a .npz or .csv file of your own (instead of --dataset)")
+    parser.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
+    parser.add_argument("--task", choices=("classification", "regression"),
+                       help="task (default: read from the targets' type)")
+    parser.add_argument("--model", default="mlp", help=f"a model; {_registered(registry.MODELS)}")
+    parser.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
+                       help="a setting of the model, e.g. --model-arg width=128 (repeatable)")
+    parser.add_argument("--hidden", type=_count, nargs="+", default=[64, 64], help="MLP hidden widths")
+    parser.add_argument("--activation", default="relu", help=f"an activation; {_registered(registry.ACTIVATIONS)}")
+    parser.add_argument("--optimizer", default="adam", help=f"an optimizer; {_registered(registry.OPTIMIZERS)}")
+    parser.add_argument("--schedule", default="constant_schedule",
+                       help=f"a learning-rate schedule; {_registered(registry.SCHEDULES)}")
+    parser.add_argument("--learning-rate", type=float, default=1e-3, help="initial (or peak) learning rate")
+    parser.add_argument("--batch-size", type=_count, default=32, help="mini-batch size")
+    parser.add_argument("--epochs", type=_count, default=20, help="epochs")
+    parser.add_argument("--dropout-rate", type=float, default=0.0, help="dropout after each hidden layer")
+    parser.add_argument("--dropout", default="standard", choices=("standard", "alpha"),
+                       help="dropout kind when --dropout-rate > 0 (alpha for SELU)")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay")
+    parser.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda/(2m)||W||^2")
+    parser.add_argument("--batch-norm", choices=("before", "after"), help="batch norm before or after the activation")
+    parser.add_argument("--patience", type=_count,
+                       help="early stopping: stop after this many epochs without improvement and restore the best "
+                            "epoch (default: off, the last epoch is kept)")
+    parser.add_argument("--set", action="append", metavar="NAME=VALUE",
+                       help="further optimizer or schedule hyperparameters, e.g. --set b1=0.95")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation, batches and split")
+
+
 def _parser() -> argparse.ArgumentParser:
     from jaxdl import __version__, registry, sweep as sweep_lib
 
@@ -357,7 +526,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jaxdl {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     command = lambda name, **kwargs: commands.add_parser(name, formatter_class=_Help, **kwargs)
-    registered = lambda table: f"registered: {_names(table)}, or one of yours (--import)"
 
     sweep = command(
         "sweep", help="run a vmapped hyperparameter sweep (default: activations x learning rates on digits)",
@@ -403,40 +571,49 @@ def _parser() -> argparse.ArgumentParser:
     train = command("train", help="train one model and plot its learning curves",
                     description="Train one model, print the per-epoch table and test metrics, "
                                 "and write the weights, metrics.json and the learning curves as a PNG.")
-    train.add_argument("--dataset", default="digits", help="digits, mnist, fashion_mnist or cifar10")
-    train.add_argument("--data-dir", help="folder with the data files (all but digits)")
-    _add_import(train)
-    train.add_argument("--data", help="a .npz or .csv file of your own (instead of --dataset)")
-    train.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
-    train.add_argument("--task", choices=("classification", "regression"),
-                       help="task (default: read from the targets' type)")
-    train.add_argument("--model", default="mlp", help=f"a model; {registered(registry.MODELS)}")
-    train.add_argument("--model-arg", action="append", metavar="NAME=VALUE",
-                       help="a setting of the model, e.g. --model-arg width=128 (repeatable)")
-    train.add_argument("--hidden", type=_count, nargs="+", default=[64, 64], help="MLP hidden widths")
-    train.add_argument("--activation", default="relu", help=f"an activation; {registered(registry.ACTIVATIONS)}")
-    train.add_argument("--optimizer", default="adam", help=f"an optimizer; {registered(registry.OPTIMIZERS)}")
-    train.add_argument("--schedule", default="constant_schedule",
-                       help=f"a learning-rate schedule; {registered(registry.SCHEDULES)}")
-    train.add_argument("--learning-rate", type=float, default=1e-3, help="initial (or peak) learning rate")
-    train.add_argument("--batch-size", type=_count, default=32, help="mini-batch size")
-    train.add_argument("--epochs", type=_count, default=20, help="epochs")
-    train.add_argument("--dropout-rate", type=float, default=0.0, help="dropout after each hidden layer")
-    train.add_argument("--dropout", default="standard", choices=("standard", "alpha"),
-                       help="dropout kind when --dropout-rate > 0 (alpha for SELU)")
-    train.add_argument("--weight-decay", type=float, default=0.0, help="decoupled weight decay")
-    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda/(2m)||W||^2")
-    train.add_argument("--batch-norm", choices=("before", "after"), help="batch norm before or after the activation")
-    train.add_argument("--patience", type=_count,
-                       help="early stopping: stop after this many epochs without improvement and restore the best "
-                            "epoch (default: off, the last epoch is kept)")
-    train.add_argument("--set", action="append", metavar="NAME=VALUE",
-                       help="further optimizer or schedule hyperparameters, e.g. --set b1=0.95")
-    train.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation, batches and split")
+    _add_train_options(train)
     train.add_argument("--out", help="new folder for the weights, metrics.json and curves "
                                       "(default: the next free runs/train/run-N; never overwritten)")
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
+
+    curve = command("learning-curve", help="training and validation error against the number of training examples",
+                    description="Train one model per training-set size and seed, on nested subsets of the "
+                                "training split, as one compiled population (every size takes the same number of "
+                                "steps); print the errors, the bias/variance diagnosis of the largest size and "
+                                "whether more data will help; write learning_curve.png, .csv and .json.")
+    _add_train_options(curve)
+    curve.add_argument("--sizes", type=_count, nargs="+",
+                       help="training-set sizes (default: 1/32, 1/16, ... of the training split, and all of it)")
+    curve.add_argument("--seeds", type=_count, default=3, help="seeds per size (each its own subsets and weights)")
+    curve.add_argument("--human-error", type=float,
+                       help="human-level (or Bayes) error as a fraction, drawn as a line and used by the diagnosis "
+                            "(default: 0)")
+    curve.add_argument("--out", help="new folder for the figure and tables (default: the next free "
+                                     "runs/learning-curve/run-N)")
+    curve.set_defaults(handler=_learning_curve)
+
+    analyze = command("analyze", help="error analysis of a trained run: error shares, confusions, tags, gallery",
+                      description="Error analysis of a run's model on the validation split (lecture 001): each "
+                                  "class's share of the errors (the ceiling on what fixing it can gain), the most "
+                                  "frequent confusions, a gallery of misclassified examples, and, given --tags "
+                                  "(a CSV of example id and tag, several rows or 'a;b' per id), the table of "
+                                  "error categories. Ids are positions in the analysed split.")
+    analyze.add_argument("run_dir", metavar="RUN", help="a directory written by jaxdl train or jaxdl sweep")
+    analyze.add_argument("--trial", type=_integer(lambda v: v >= 0, "a trial id is a non-negative integer"),
+                         help="trial whose kept weights to analyse (default: the run's best, trial 0 for a train run)")
+    analyze.add_argument("--tags", metavar="FILE", help="CSV of example id and error tag")
+    analyze.add_argument("--split", default="val", choices=("val", "test"),
+                         help="split to analyse (test is held out: look, but never select by it)")
+    analyze.add_argument("--dataset", help="data set the run used, when the run does not record it (default: the "
+                                           "run's, else digits)")
+    analyze.add_argument("--data-dir", help="folder with MNIST / Fashion-MNIST / CIFAR-10 files")
+    analyze.add_argument("--data", help="the .npz or .csv file the run trained on (default: the run's)")
+    analyze.add_argument("--target", help="the target column of a --data CSV (default: the last column)")
+    _add_import(analyze)
+    analyze.add_argument("--top", type=_count, default=10, help="rows of the confusion table")
+    analyze.add_argument("--out", help="folder for the tables and gallery (default: RUN/analysis/trial-N)")
+    analyze.set_defaults(handler=_analyze)
     return parser
 
 

@@ -292,9 +292,13 @@ def test_analyze_writes_tables_tags_and_gallery(tmp_path):
     assert (result["examples"], result["errors"]) == (120, 12)
     assert result["error_rate"] == pytest.approx(0.1)
     np.testing.assert_array_equal(result["misclassified"], wrong)
-    assert set(result["files"]) == {"error_shares", "confusions", "tags", "gallery"}
-    for name in ("error_shares.csv", "confusions.csv", "tags.csv", "gallery.png"):
+    assert set(result["files"]) == {"misclassified", "error_shares", "confusions", "tags", "gallery"}
+    for name in ("misclassified.csv", "error_shares.csv", "confusions.csv", "tags.csv", "gallery.png"):
         assert (out / name).stat().st_size > 0
+    # The errors to tag from: each misclassified id with its label, prediction and confidence.
+    errors = pd.read_csv(out / "misclassified.csv")
+    assert errors["id"].tolist() == wrong.tolist() and errors["predicted"].tolist() == predictions[wrong].tolist()
+    np.testing.assert_allclose(errors["confidence"], probabilities[wrong, predictions[wrong]])
     pd.testing.assert_frame_equal(pd.read_csv(out / "error_shares.csv"),
                                   analysis.error_shares(labels, predictions, 10), check_dtype=False)
     tags = pd.read_csv(out / "tags.csv")
