@@ -69,7 +69,8 @@ def test_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
 
 def _format(value) -> str:
     if isinstance(value, float):
-        return f"{value:.4g}"
+        # Counts (parameters, epochs) are whole numbers: 85000, not 8.5e+04.
+        return str(int(value)) if value.is_integer() and abs(value) < 1e12 else f"{value:.4g}"
     if isinstance(value, (list, tuple)):
         return "x".join(map(str, value))
     return str(value)
