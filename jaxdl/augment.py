@@ -7,6 +7,10 @@ scalar (a sweepable hyperparameter, vmapped over a population), and
 strength 0 returns ``x`` unchanged, bit for bit. Labels never pass through
 them.
 
+In training, ``jaxdl.train.TrainConfig(augment=(...))`` chooses transforms
+for every training batch and ``HParams.augment`` sets their strengths
+(sweepable; :data:`DEFAULTS` where none is given, within :data:`BOUNDS`).
+
 Example::
 
     >>> import jax, jax.numpy as jnp
@@ -19,13 +23,17 @@ Example::
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
 
 __all__ = [
+    "BOUNDS",
+    "DEFAULTS",
     "TRANSFORMS",
+    "check_names",
     "compose",
     "crop_and_pad",
     "cutout",
@@ -35,6 +43,7 @@ __all__ = [
     "random_rotation",
     "random_scale",
     "random_shift",
+    "unsupported",
 ]
 
 
@@ -311,6 +320,34 @@ TRANSFORMS: dict[str, Callable[[jax.Array, jax.Array, Any], jax.Array]] = {
 }
 
 
+# The strength a transform chosen without one trains with (jaxdl.train.TrainConfig(augment=...)): the
+# literature's usual setting, in the transform's own units.
+DEFAULTS: dict[str, float] = {
+    "random_shift": 0.125,  # an eighth of the size: 1 pixel of 8, 4 of 32 (the CIFAR 4-pixel shift)
+    "random_scale": 0.1,  # zoom by a factor in [0.9, 1.1]
+    "random_rotation": 10.0,  # degrees either way, as for digits
+    "crop_and_pad": 0.125,  # pad 4, crop 32 (He et al., 2016)
+    "horizontal_flip": 0.5,  # half the images mirrored, as torchvision's RandomHorizontalFlip
+    "cutout": 0.25,  # a square of a quarter of the side (DeVries and Taylor's 8 x 8 of 32 for CIFAR-100)
+    "gaussian_blur": 1.0,  # sigma up to one position
+    "gaussian_noise": 0.1,  # a tenth of a standardised feature's spread
+}
+
+# The range ``[low, high)`` of each strength (a sweep's bounds; None is unbounded). Fractions of the size and
+# the flip's probability stay below 1: a shift or a pad of the whole size can leave nothing, a scale fraction of
+# 1 can zoom to nothing, and a flip with probability 1 mirrors every image, which augments nothing.
+BOUNDS: dict[str, tuple[float | None, float | None]] = {
+    "random_shift": (0.0, 1.0),
+    "random_scale": (0.0, 1.0),
+    "random_rotation": (0.0, None),
+    "crop_and_pad": (0.0, 1.0),
+    "horizontal_flip": (0.0, 1.0),
+    "cutout": (0.0, 1.0),
+    "gaussian_blur": (0.0, None),
+    "gaussian_noise": (0.0, None),
+}
+
+
 def check_names(names: Sequence[str]) -> tuple[str, ...]:
     """``names`` as a tuple, or a ``ValueError`` naming the unknown or repeated one and the known names."""
     names = tuple(names)
@@ -339,3 +376,29 @@ def compose(key: jax.Array, x: jax.Array, names: Sequence[str], strengths: Mappi
         if name in names:
             x = transform(jax.random.fold_in(key, index), x, strengths[name])
     return x
+
+
+def unsupported(names: Sequence[str], example_shape: Sequence[int]) -> tuple[str, ...]:
+    """The transforms of ``names`` that refuse examples of ``example_shape`` (one example's shape, no batch axis).
+
+    Asked of the transforms themselves, abstractly (``jax.eval_shape``: nothing
+    is computed): flat vectors ``(D,)`` take only ``gaussian_noise``, signals
+    ``(L, C)`` all but ``horizontal_flip`` and ``random_rotation``, images
+    ``(H, W, C)`` every transform.
+
+    >>> unsupported(("random_shift", "gaussian_noise"), (64,))
+    ('random_shift',)
+    """
+    return _unsupported(check_names(names), tuple(int(size) for size in example_shape))
+
+
+@functools.lru_cache(maxsize=256)
+def _unsupported(names: tuple[str, ...], example_shape: tuple[int, ...]) -> tuple[str, ...]:
+    batch = jax.ShapeDtypeStruct((1, *example_shape), jnp.float32)
+    refused = []
+    for name in names:
+        try:
+            jax.eval_shape(lambda x: TRANSFORMS[name](jax.random.key(0), x, 0.0), batch)
+        except ValueError:
+            refused.append(name)
+    return tuple(refused)

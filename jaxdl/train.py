@@ -29,9 +29,12 @@ and metrics); :func:`train` scans them, and :mod:`jaxdl.transfer` and
 :mod:`jaxdl.diagnostics` reuse them.
 
 Inside the run, epochs are a ``lax.scan``; each epoch is a ``lax.scan`` over
-mini-batches drawn in-jit from a key. Early stopping, reduce-on-plateau and
-divergence are masks in the scan carry, never Python branches on traced
-values:
+mini-batches drawn in-jit from a key. With ``TrainConfig(augment=...)`` each
+training batch's inputs pass through those transforms of
+:mod:`jaxdl.augment` (strengths in ``HParams.augment``) before the step;
+validation and test data never do, and labels never change. Early stopping,
+reduce-on-plateau and divergence are masks in the scan carry, never Python
+branches on traced values:
 
 - a trial whose training or validation loss becomes NaN or inf is marked
   diverged, its parameters are frozen at the last finite epoch, and it never
@@ -61,6 +64,7 @@ import numpy as np
 import optax
 from flax import nnx
 
+from jaxdl import augment as augment_lib
 from jaxdl import data as data_lib
 from jaxdl import losses, metrics as metrics_lib, models, optim, registry, schedules
 from jaxdl._xla import jit
@@ -86,6 +90,7 @@ __all__ = [
     "train",
     "train_step",
     "train_epoch",
+    "AUGMENT_STREAM",
     "evaluate",
     "static_keys",
     "dynamic_keys",
@@ -241,6 +246,12 @@ class TrainConfig:
       reduce_on_plateau: multiply the learning rate by ``plateau_factor`` after
         ``plateau_patience`` epochs without improvement.
       plateau_factor, plateau_patience: reduce-on-plateau settings.
+      augment: names of :data:`jaxdl.augment.TRANSFORMS` applied to every
+        training batch's inputs (a single name is a 1-tuple); ``()`` (the
+        default) trains on the data as they are. Stored in that table's
+        order, the order :func:`jaxdl.augment.compose` applies them in, so a
+        set of names is one configuration. Each one's strength is
+        ``HParams.augment[name]``, else :data:`jaxdl.augment.DEFAULTS`.
 
     Regularisers whose strength is an ``HParams`` field are switched on by
     giving that field (``l1``, ``max_norm``, ``clip_norm``, ``clip_value``);
@@ -266,8 +277,15 @@ class TrainConfig:
     reduce_on_plateau: bool = False
     plateau_factor: float = 0.1
     plateau_patience: int = 3
+    augment: tuple[str, ...] = ()
 
     def __post_init__(self):
+        names = (self.augment,) if isinstance(self.augment, str) else self.augment
+        if not (isinstance(names, (tuple, list)) and all(isinstance(name, str) for name in names)):
+            raise ValueError(f"augment must be a transform name or a list of them, got {self.augment!r}")
+        names = augment_lib.check_names(names)
+        # One order (compose's), so that the same set is the same configuration and compiles once.
+        object.__setattr__(self, "augment", tuple(name for name in augment_lib.TRANSFORMS if name in names))
         args = self.model_args.items() if isinstance(self.model_args, Mapping) else self.model_args
         object.__setattr__(self, "model_args", tuple(sorted((str(k), _freeze(v)) for k, v in args)))
         if self.metrics is not None:
@@ -374,6 +392,7 @@ class TrainConfig:
           ValueError: the task disagrees with the data's, a loss or metric is
             for the other task, or ``monitor`` is not measured.
         """
+        _check_augment_shape(self.augment, tuple(data.x_train.shape[1:]))
         task = self.task or data.task
         if task != data.task:
             raise ValueError(f"task {task!r} does not match the data, whose targets make it {data.task!r} "
@@ -402,6 +421,18 @@ class TrainConfig:
     def restores(self) -> bool:
         """Whether the run returns the best epoch's weights (:attr:`restore_best`, resolved)."""
         return self.early_stopping if self.restore_best is None else self.restore_best
+
+
+def _check_augment_shape(names: tuple[str, ...], example_shape: tuple[int, ...]) -> None:
+    """A ``ValueError`` naming the chosen augmentations that cannot take the data's examples."""
+    refused = augment_lib.unsupported(names, example_shape)
+    if not refused:
+        return
+    if len(example_shape) == 1:
+        hint = "the data are flat vectors: load images with flat=False and train model='cnn' (or the MLP on them)"
+    else:
+        hint = "these transforms need images (H, W, C)"
+    raise ValueError(f"augment {', '.join(refused)} cannot take examples of shape {example_shape}; {hint}")
 
 
 def _check_schedule(schedule) -> None:
@@ -498,7 +529,9 @@ def dynamic_keys(config: TrainConfig, task: str | None = None) -> dict[str, tupl
     (but the argument the learning rate fills, and ``steps_per_epoch``) and of
     the loss (beyond outputs and targets). Bounds come from a factory's
     registered ``bounds``, else :data:`BOUNDS`; ``(None, None)`` is unchecked.
-    ``task`` picks the default loss when ``config.loss`` is ``None``.
+    ``task`` picks the default loss when ``config.loss`` is ``None``. Last,
+    the strength of each transform in ``config.augment``, named as the
+    transform, with :data:`jaxdl.augment.BOUNDS`.
     """
     if config.loss is None and task is not None:
         config = dataclasses.replace(config, loss=_DEFAULT_LOSS[task])
@@ -508,6 +541,8 @@ def dynamic_keys(config: TrainConfig, task: str | None = None) -> dict[str, tupl
                           "loss": registry.LOSSES}[part], getattr(config, part)).get("bounds", {})
         for name in names:
             keys.setdefault(name, declared.get(name, BOUNDS.get(name, (None, None))))
+    for name in config.augment:
+        keys.setdefault(name, augment_lib.BOUNDS[name])
     return keys
 
 
@@ -704,6 +739,11 @@ class HParams(NamedTuple):
       optimizer: further optimizer arguments by name (``b1``, ``b2``, ``momentum``, ``decay`` ...).
       schedule: schedule arguments by name (``decay_rate``, ``warmup_steps`` ...).
       loss: loss arguments by name (``delta`` of the Huber loss).
+      augment: strengths of the transforms that ``TrainConfig.augment``
+        chooses, by transform name (``random_shift`` 0.1 moves by up to 10%
+        of the size); a chosen transform left out trains with
+        :data:`jaxdl.augment.DEFAULTS`, and strength 0 trains exactly as
+        without it.
     """
 
     learning_rate: Any = 1e-3
@@ -717,6 +757,7 @@ class HParams(NamedTuple):
     optimizer: Mapping[str, Any] = {}
     schedule: Mapping[str, Any] = {}
     loss: Mapping[str, Any] = {}
+    augment: Mapping[str, Any] = {}
 
     def batched(self, size: int) -> "HParams":
         """Every leaf as a float32 array of shape ``(size,)``: scalars are repeated.
@@ -731,19 +772,28 @@ class HParams(NamedTuple):
         """Route flat names (as a sweep plans them) to their fields.
 
         Names of HParams fields go there; names the optimizer factory takes go
-        to ``optimizer``, then the schedule's to ``schedule`` and the loss's
-        to ``loss`` (see :func:`dynamic_keys`). Anything else is a ``ValueError``,
-        and so is a required schedule argument left out.
+        to ``optimizer``, then the schedule's to ``schedule``, the loss's to
+        ``loss`` and the names of the transforms in ``config.augment`` to
+        ``augment`` (see :func:`dynamic_keys`). Anything else is a
+        ``ValueError`` (a transform's strength whose transform is not chosen
+        among them), and so is a required schedule argument left out.
         """
         if config.loss is None and task is not None:
             config = dataclasses.replace(config, loss=_DEFAULT_LOSS[task])
         routes = _routes(config)
         own, parts = {}, {part: {} for part in routes}
+        strengths = {}
         for name, value in values.items():
             if name in _HPARAM_SCALARS:
                 own[name] = value
                 continue
             part = next((part for part, names in routes.items() if name in names), None)
+            if part is None and name in config.augment:
+                strengths[name] = value
+                continue
+            if part is None and name in augment_lib.TRANSFORMS:
+                raise ValueError(f"{name!r} is the strength of an augmentation that TrainConfig.augment "
+                                 f"{list(config.augment)} does not choose; add it there")
             if part is None:
                 raise ValueError(
                     f"hyperparameter {name!r} is not used by optimizer {_label(config.optimizer)!r}, "
@@ -754,7 +804,7 @@ class HParams(NamedTuple):
         missing = sorted(required_keys(config) - set(parts["schedule"]))
         if missing:
             raise ValueError(f"schedule {_label(config.schedule)!r} needs {', '.join(missing)}; set it")
-        return cls(**own, **parts)
+        return cls(**own, **parts, augment=strengths)
 
 
 def _label(value) -> str:
@@ -945,6 +995,9 @@ class Learner:
       class_weights: a weight per class, or ``None``.
       postprocess: ``(new_state, old_state) -> state`` after every step (e.g.
         to hold frozen batch statistics), or ``None``.
+      augment: ``(key, x) -> x'``, applied by :func:`train_epoch` to each
+        mini-batch's inputs before its step, or ``None`` (train on the batch as
+        it is).
     """
 
     graphdef: Any
@@ -959,6 +1012,7 @@ class Learner:
     max_norm: Any = None
     class_weights: Any = None
     postprocess: Callable | None = None
+    augment: Callable | None = None
 
     @property
     def has_dropout(self) -> bool:
@@ -1015,25 +1069,39 @@ def train_step(learner: Learner, state: TrainState, x, y, w=None, count=None) ->
     return new, {"loss": loss, **measured}
 
 
+AUGMENT_STREAM = 0x61756731
+"""What :func:`train_epoch` folds into an epoch's key for its augmentation keys (``"aug1"`` in ASCII)."""
+
+
 def train_epoch(learner: Learner, state: TrainState, x, y, w=None, *, batch_size: int,
                 first_step=0) -> tuple[TrainState, dict]:
-    """One shuffled pass over ``(x, y)`` in mini-batches of ``batch_size`` (the remainder dropped).
+    r"""One shuffled pass over ``(x, y)`` in mini-batches of ``batch_size`` (the remainder dropped).
 
     Returns the state after the epoch and the mean over its batches of each
-    step's ``loss`` and metrics. ``first_step`` is the count of the epoch's
-    first step (for schedules).
+    step's ``loss`` and metrics (on the augmented batches). ``first_step`` is
+    the count of the epoch's first step (for schedules).
+
+    With ``learner.augment``, batch :math:`t` of the epoch trains on
+    ``augment(k_t, x[batch])``, :math:`(k_1, \dots, k_T)` split from
+    ``fold_in(state.key, AUGMENT_STREAM)``: a stream of its own beside the
+    batches' and the dropout masks', which stay as they are without
+    augmentation, so that strength 0 trains bit for bit as no augmentation.
     """
     num_examples = x.shape[0]
     steps = data_lib.steps_per_epoch(num_examples, batch_size)
+    augment_keys = None
+    if learner.augment is not None:
+        augment_keys = jax.random.split(jax.random.fold_in(state.key, AUGMENT_STREAM), steps)
     state_key, batch_key = jax.random.split(state.key)
     batches = data_lib.epoch_batches(batch_key, num_examples, batch_size)
     counts = first_step + jnp.arange(steps)
 
     def step(state, batch):
-        indices, count = batch
-        return train_step(learner, state, x[indices], y[indices], None if w is None else w[indices], count)
+        indices, count, augment_key = batch
+        inputs = x[indices] if augment_key is None else learner.augment(augment_key, x[indices])
+        return train_step(learner, state, inputs, y[indices], None if w is None else w[indices], count)
 
-    state, stats = jax.lax.scan(step, state._replace(key=state_key), (batches, counts))
+    state, stats = jax.lax.scan(step, state._replace(key=state_key), (batches, counts, augment_keys))
     return state, {name: jnp.mean(values) for name, values in stats.items()}
 
 
@@ -1080,9 +1148,34 @@ def make_learner(config: TrainConfig, hparams: HParams, model: nnx.Module, data:
         graphdef, rates, keys, optimizer, loss,
         metrics={name: registry.METRICS.get(name) for name in config.metrics},
         dropout_rate=hparams.dropout_rate, l2=hparams.l2, decay=decay, max_norm=hparams.max_norm,
-        class_weights=_class_weights(config, data),
+        class_weights=_class_weights(config, data), augment=_augmenter(config, hparams),
     )
     return learner, schedule, params, batch_stats
+
+
+def _augmenter(config: TrainConfig, hparams: HParams) -> Callable | None:
+    """``(key, x) -> x'``: ``config.augment``'s transforms at ``hparams.augment``'s strengths, or ``None``.
+
+    Raises:
+      ValueError: a strength for a transform that is not chosen, or a
+        concrete strength out of :data:`jaxdl.augment.BOUNDS`.
+    """
+    extra = [name for name in hparams.augment if name not in config.augment]
+    if extra:
+        raise ValueError(f"HParams.augment sets {', '.join(map(repr, extra))}, which TrainConfig.augment "
+                         f"{list(config.augment)} does not choose")
+    if not config.augment:
+        return None
+    strengths = {}
+    for name in config.augment:
+        value = hparams.augment.get(name, augment_lib.DEFAULTS[name])
+        if not isinstance(value, jax.core.Tracer):
+            for entry in np.ravel(np.asarray(value)):
+                problem = bound_problem(entry.item(), augment_lib.BOUNDS[name])
+                if problem:
+                    raise ValueError(f"augmentation strength {name} {problem}")
+        strengths[name] = jnp.asarray(value, jnp.float32)
+    return lambda key, x: augment_lib.compose(key, x, config.augment, strengths)
 
 
 # ---------------------------------------------------------------------------
@@ -1120,7 +1213,7 @@ def train(config: TrainConfig, hparams: HParams, key, data: Data, *, resume: Car
     Args:
       config: the static choices (``task``, ``loss`` and ``metrics`` default from ``data``).
       hparams: the dynamic hyperparameters (arrays or floats).
-      key: initialises the model and draws mini-batches and dropout masks.
+      key: initialises the model and draws mini-batches, dropout masks and augmentations.
       data: train, validation and test arrays (:class:`jaxdl.data.Data`).
       resume: a previous call's ``Result.carry``: continue that run for
         ``config.epochs`` more epochs (successive halving continues survivors

@@ -65,11 +65,14 @@ def static_keys() -> frozenset[str]:
 def dynamic_bounds() -> dict[str, tuple[float | None, float | None]]:
     """Every dynamic key some registered optimizer, schedule or loss takes, with its ``[low, high)`` bounds.
 
+    And every augmentation's strength (:data:`jaxdl.augment.TRANSFORMS`);
+    it applies to the trials whose ``augment`` chooses that transform.
+
     Derived from :func:`jaxdl.train.dynamic_keys` over the registries, so a
     registered optimizer's hyperparameters can be swept like Adam's. Whether
     a key applies to a trial's own optimizer is checked per static group.
     """
-    from jaxdl import registry, train
+    from jaxdl import augment, registry, train
 
     keys: dict[str, tuple] = {}
     for optimizer in registry.OPTIMIZERS.names():
@@ -83,6 +86,8 @@ def dynamic_bounds() -> dict[str, tuple[float | None, float | None]]:
         keys.update({k: v for k, v in train.dynamic_keys(config).items() if k not in keys})
     for loss in registry.LOSSES.names():
         keys.update({k: v for k, v in train.dynamic_keys(train.TrainConfig(loss=loss)).items() if k not in keys})
+    every_transform = train.TrainConfig(augment=tuple(augment.TRANSFORMS))
+    keys.update({k: v for k, v in train.dynamic_keys(every_transform).items() if k not in keys})
     return keys
 
 
@@ -292,7 +297,7 @@ def _static_value_problems(key: str, value: Any, known: Mapping[str, frozenset])
 
             return [f"unknown {key} {value!r}{registry.did_you_mean(value, known[key])}"]
         return []
-    if key == "monitor" or key in ("task", "metrics", "class_weight"):
+    if key == "monitor" or key in ("task", "metrics", "class_weight", "augment"):
         from jaxdl import train
 
         try:
@@ -431,11 +436,11 @@ def _combinations(space: Space, keys: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def _group_problems(space: Space) -> list[tuple[str, str]]:
-    """Dynamic keys that the optimizer, schedule or loss of some trial would not take."""
-    from jaxdl import train
+    """Dynamic keys that the optimizer, schedule, loss or augmentation of some trial would not take."""
+    from jaxdl import augment, train
 
     problems = []
-    routing = ("optimizer", "schedule", "loss")
+    routing = ("optimizer", "schedule", "loss", "augment")
     for combo in _combinations(space, routing):
         try:
             config = train.TrainConfig.from_static(combo)
@@ -452,6 +457,10 @@ def _group_problems(space: Space) -> list[tuple[str, str]]:
                          train.TrainConfig.from_static({k: v}))]
             hint = f"; set it under {' or '.join(sorted(set(users)))}" if users else ""
             what = ", ".join(f"{k} {_when_key(v)!r}" for k, v in combo.items()) or "the default optimizer"
+            if name in augment.TRANSFORMS:
+                problems.append((name, f"the strength of augmentation {name!r}, which augment does not choose "
+                                       f"({what}); add it to augment"))
+                continue
             problems.append((name, f"not used by {what}{hint}"))
     return problems
 
