@@ -55,7 +55,6 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-import pandas as pd
 
 from jaxdl.data import DataError
 
@@ -181,6 +180,7 @@ def error_shares(labels, predictions, num_classes: int | None = None, class_name
         error_rate = np.where(examples > 0, errors / np.maximum(examples, 1), np.nan)
     share = errors / total_errors if total_errors else np.zeros(num_classes)
     ceiling = errors / total if total else np.zeros(num_classes)
+    import pandas as pd  # imported here so that importing jaxdl does not load pandas
     table = pd.DataFrame({
         "label": np.arange(num_classes),
         "class": _names(class_names, num_classes),
@@ -236,6 +236,7 @@ def top_confusions(labels, predictions, k: int | None = 10, class_names: Sequenc
     order = np.argsort(-count, kind="stable")[:k]
     true, predicted, count = true[order], predicted[order], count[order]
     names = _names(class_names, num_classes)
+    import pandas as pd  # imported here so that importing jaxdl does not load pandas
     return pd.DataFrame({
         "true": [names[i] for i in true],
         "predicted": [names[j] for j in predicted],
@@ -399,6 +400,7 @@ def tag_table(tags: Mapping[int, Sequence[str]], num_errors: int | None = None, 
     for example_tags in tags.values():
         for tag in dict.fromkeys(example_tags):
             counts[tag] = counts.get(tag, 0) + 1
+    import pandas as pd  # imported here so that importing jaxdl does not load pandas
     table = pd.DataFrame({"tag": list(counts), "count": np.array(list(counts.values()), dtype=np.int64)})
     table["share"] = table["count"] / num_errors
     if error_rate is not None:
@@ -583,6 +585,7 @@ def analyze(labels, probabilities_or_predictions, num_classes: int | None = None
     wrong = labels_array != predictions
     errors, examples = int(wrong.sum()), len(labels_array)
     error_rate = errors / examples if examples else 0.0
+    import pandas as pd  # imported here so that importing jaxdl does not load pandas
     result = {
         "examples": examples,
         "errors": errors,
