@@ -48,7 +48,9 @@ __all__ = [
     "DataError",
     "Dataset",
     "Standardizer",
+    "class_balanced_probabilities",
     "epoch_batches",
+    "sampled_batches",
     "permutation",
     "fit_standardizer",
     "load",
@@ -694,6 +696,41 @@ def epoch_batches(key, num_examples: int, batch_size: int = DEFAULT_BATCH_SIZE) 
     """
     steps = steps_per_epoch(num_examples, batch_size)
     return permutation(key, num_examples)[: steps * batch_size].reshape(steps, batch_size)
+
+
+def class_balanced_probabilities(labels, num_classes: int) -> jax.Array:
+    r"""Each example's probability under class-balanced sampling: every present class equally likely.
+
+    .. math:: p_i = \frac{1}{K' \, m_{y_i}},
+
+    with :math:`m_c` the examples of class :math:`c` and :math:`K'` the
+    classes present, so that :math:`\sum_{i:\,y_i = c} p_i = 1/K'`. Pure.
+
+    >>> class_balanced_probabilities(jnp.array([0, 0, 0, 1]), 3).tolist()
+    [0.1666666716337204, 0.1666666716337204, 0.1666666716337204, 0.5]
+    """
+    counts = jnp.bincount(jnp.asarray(labels), length=num_classes).astype(jnp.float32)
+    present = jnp.sum(counts > 0)
+    return 1.0 / (present * counts[jnp.asarray(labels)])
+
+
+def sampled_batches(key, probabilities, batch_size: int = DEFAULT_BATCH_SIZE) -> jax.Array:
+    """One epoch of mini-batch indices drawn with replacement with the given per-example probabilities.
+
+    As many steps as :func:`epoch_batches` (``floor(m / B)``), so an epoch
+    is the same number of updates whichever sampler draws it. With
+    :func:`class_balanced_probabilities` it is the class-balanced sampler
+    (PyTorch's ``WeightedRandomSampler`` with weights :math:`1/m_{y_i}`):
+    each batch holds about ``B / K`` examples of every class, minority
+    examples repeating within an epoch. Pure; ``key`` may be traced.
+
+    Returns:
+      int32 array of shape ``(T, batch_size)``.
+    """
+    num_examples = probabilities.shape[0]
+    steps = steps_per_epoch(num_examples, batch_size)
+    rows = jax.random.choice(key, num_examples, (steps, batch_size), replace=True, p=probabilities)
+    return rows.astype(jnp.int32)
 
 
 def permutation(key, n: int) -> jax.Array:

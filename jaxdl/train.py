@@ -91,6 +91,7 @@ __all__ = [
     "train_step",
     "train_epoch",
     "AUGMENT_STREAM",
+    "SAMPLERS",
     "evaluate",
     "static_keys",
     "dynamic_keys",
@@ -104,6 +105,7 @@ __all__ = [
 ]
 
 TASKS = ("classification", "regression")
+SAMPLERS = ("shuffle", "balanced")  # TrainConfig.sampler
 MAX_EPOCHS = 1_000_000
 """The most epochs a run may ask for: one scan step each, and a history entry per epoch and metric."""
 _DEFAULT_LOSS = {"classification": "cross_entropy", "regression": "mse"}
@@ -252,6 +254,12 @@ class TrainConfig:
         order, the order :func:`jaxdl.augment.compose` applies them in, so a
         set of names is one configuration. Each one's strength is
         ``HParams.augment[name]``, else :data:`jaxdl.augment.DEFAULTS`.
+      sampler: how an epoch's mini-batches are drawn: ``"shuffle"`` (each
+        example once, in a new order every epoch) or ``"balanced"`` (with
+        replacement, every class equally likely: minority examples repeat;
+        :func:`jaxdl.data.sampled_batches`). Both take ``floor(m / B)``
+        steps an epoch. ``"balanced"`` and ``class_weight="balanced"``
+        correct the same imbalance; together they correct it twice.
 
     Regularisers whose strength is an ``HParams`` field are switched on by
     giving that field (``l1``, ``max_norm``, ``clip_norm``, ``clip_value``);
@@ -278,6 +286,7 @@ class TrainConfig:
     plateau_factor: float = 0.1
     plateau_patience: int = 3
     augment: tuple[str, ...] = ()
+    sampler: str = "shuffle"
 
     def __post_init__(self):
         names = (self.augment,) if isinstance(self.augment, str) else self.augment
@@ -317,6 +326,8 @@ class TrainConfig:
             if not (isinstance(self.monitor, str) and self.monitor.startswith("val_")):
                 raise ValueError(f"monitor must be None, 'val_loss' or 'val_<metric>', got {self.monitor!r}")
             metrics_lib.maximize(self.monitor)
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"sampler must be one of {', '.join(map(repr, SAMPLERS))}, got {self.sampler!r}")
         if self.restore_best not in (None, True, False):
             raise ValueError(f"restore_best must be None, true or false, got {self.restore_best!r}")
         for name in ("batch_size", "epochs", "patience", "plateau_patience"):
@@ -413,6 +424,8 @@ class TrainConfig:
             raise ValueError(f"class_weight has {len(self.class_weight)} weights for {data.num_classes} classes")
         if self.class_weight is not None and task != "classification":
             raise ValueError("class_weight needs a classification task")
+        if self.sampler == "balanced" and task != "classification":
+            raise ValueError("sampler 'balanced' needs a classification task")
         if self.task == task and self.loss == loss and self.metrics == tuple(names) and self.monitor == monitor:
             return self
         return dataclasses.replace(self, task=task, loss=loss, metrics=tuple(names), monitor=monitor)
@@ -998,6 +1011,8 @@ class Learner:
       augment: ``(key, x) -> x'``, applied by :func:`train_epoch` to each
         mini-batch's inputs before its step, or ``None`` (train on the batch as
         it is).
+      sampling: ``(m,)`` probabilities :func:`train_epoch` draws batches with
+        (with replacement), or ``None`` (a shuffled pass).
     """
 
     graphdef: Any
@@ -1013,6 +1028,7 @@ class Learner:
     class_weights: Any = None
     postprocess: Callable | None = None
     augment: Callable | None = None
+    sampling: Any = None
 
     @property
     def has_dropout(self) -> bool:
@@ -1093,7 +1109,10 @@ def train_epoch(learner: Learner, state: TrainState, x, y, w=None, *, batch_size
     if learner.augment is not None:
         augment_keys = jax.random.split(jax.random.fold_in(state.key, AUGMENT_STREAM), steps)
     state_key, batch_key = jax.random.split(state.key)
-    batches = data_lib.epoch_batches(batch_key, num_examples, batch_size)
+    if learner.sampling is None:
+        batches = data_lib.epoch_batches(batch_key, num_examples, batch_size)
+    else:
+        batches = data_lib.sampled_batches(batch_key, learner.sampling, batch_size)
     counts = first_step + jnp.arange(steps)
 
     def step(state, batch):
@@ -1149,6 +1168,8 @@ def make_learner(config: TrainConfig, hparams: HParams, model: nnx.Module, data:
         metrics={name: registry.METRICS.get(name) for name in config.metrics},
         dropout_rate=hparams.dropout_rate, l2=hparams.l2, decay=decay, max_norm=hparams.max_norm,
         class_weights=_class_weights(config, data), augment=_augmenter(config, hparams),
+        sampling=(data_lib.class_balanced_probabilities(data.y_train, data.num_classes)
+                  if config.sampler == "balanced" else None),
     )
     return learner, schedule, params, batch_stats
 
