@@ -226,23 +226,36 @@ def _train_setup(args, out_flag: str = "--out"):
     if args.model in ("mlp", "cnn"):
         model_args.update(batch_norm=args.batch_norm, dropout=args.dropout if args.dropout_rate != 0 else None)
     model_args.update(_parse_assignments(args.model_arg, numbers_only=False))
+    strengths = {}
+    for item in args.augment or ():
+        name, sep, value = item.partition("=")
+        if sep:
+            strengths.update(_parse_assignments([item]))
+        strengths.setdefault(name.strip(), None)
     config = train.TrainConfig(
         model=args.model, model_args=model_args, activation=args.activation, optimizer=args.optimizer,
         schedule=args.schedule, task=args.task, batch_size=args.batch_size, epochs=args.epochs,
         early_stopping=args.patience is not None, patience=args.patience if args.patience is not None else 5,
+        augment=tuple(strengths), sampler=args.sampler, class_weight=args.class_weight,
     )
     flat = {"learning_rate": args.learning_rate, "weight_decay": args.weight_decay, "l2": args.l2,
-            **({"dropout_rate": args.dropout_rate} if args.dropout_rate != 0 else {}), **_parse_assignments(args.set)}
+            **({"dropout_rate": args.dropout_rate} if args.dropout_rate != 0 else {}),
+            **{name: value for name, value in strengths.items() if value is not None}, **_parse_assignments(args.set)}
     if args.data:
         data = train.Data.from_file(args.data, target=args.target, task=args.task, seed=args.seed)
         source = args.data
     else:
-        image = registry.MODELS.name_of(registry.MODELS.get(args.model)) == "cnn"
+        # Images for a CNN, and for transforms that move pixels (an MLP flattens them itself).
+        image = registry.MODELS.name_of(registry.MODELS.get(args.model)) == "cnn" or bool(config.augment)
         data = train.Data.load(args.dataset, args.data_dir, image=image, seed=args.seed)
         source = args.dataset
     config = train.check(config, data, sorted(flat))
-    train.check_values(config, flat, lambda name: f"--{name.replace('_', '-')}" if name in _TRAIN_FLAGS
-                       else f"--set {name}")  # the bounds a TOML space has
+    def flag(name: str) -> str:
+        if name in _TRAIN_FLAGS:
+            return f"--{name.replace('_', '-')}"
+        return f"--augment {name}" if name in strengths else f"--set {name}"
+
+    train.check_values(config, flat, flag)  # the bounds a TOML space has
     return config, flat, train.HParams.from_flat(flat, config), data, source
 
 
@@ -485,7 +498,7 @@ class _Help(argparse.HelpFormatter):
 
 def _add_train_options(parser) -> None:
     """The options of one training run: ``jaxdl train``'s, which ``jaxdl learning-curve`` shares."""
-    from jaxdl import registry
+    from jaxdl import augment as augment_lib, registry, train as train_lib
 
     parser.add_argument("--dataset", default="digits", help="digits, mnist, fashion_mnist or cifar10")
     parser.add_argument("--data-dir", help="folder with the data files (all but digits)")
@@ -516,6 +529,13 @@ def _add_train_options(parser) -> None:
                             "epoch (default: off, the last epoch is kept)")
     parser.add_argument("--set", action="append", metavar="NAME=VALUE",
                        help="further optimizer or schedule hyperparameters, e.g. --set b1=0.95")
+    parser.add_argument("--augment", action="append", metavar="NAME[=STRENGTH]",
+                        help=f"augment every training batch, e.g. --augment random_shift=0.125 (repeatable; without "
+                             f"a strength, jaxdl.augment.DEFAULTS); transforms: {', '.join(augment_lib.TRANSFORMS)}")
+    parser.add_argument("--sampler", default="shuffle", choices=train_lib.SAMPLERS,
+                        help="how batches are drawn: a shuffled pass, or balanced (every class equally likely)")
+    parser.add_argument("--class-weight", choices=("balanced",),
+                        help="weight the loss by m / (K m_c) per class (default: unweighted)")
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation, batches and split")
 
 

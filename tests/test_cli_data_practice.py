@@ -102,3 +102,27 @@ def test_analyze_refuses_data_other_than_the_runs(trained, tmp_path, capsys):
     assert cli.main(["analyze", str(trained), "--data", str(other)]) == 2
     err = capsys.readouterr().err
     assert "differ from those" in err and "trained on" in err and err.count("\n") == 1
+
+
+def test_train_augments_and_balances_from_its_flags(tmp_path, capsys):
+    out = tmp_path / "aug"
+    assert cli.main(["train", "--epochs", "1", "--hidden", "8", "--augment", "random_shift=0.25", "--augment",
+                     "gaussian_noise", "--sampler", "balanced", "--class-weight", "balanced", "--quiet",
+                     "--out", str(out)]) == 0
+    saved = json.loads((out / "metrics.json").read_text())
+    assert saved["hyperparameters"]["random_shift"] == 0.25 and "gaussian_noise" not in saved["hyperparameters"]
+    config = json.loads((out / "run.json").read_text())["groups"][0]["config"]
+    assert config["augment"] == ["random_shift", "gaussian_noise"] and config["sampler"] == "balanced"
+    assert config["class_weight"] == "balanced"
+
+
+@pytest.mark.parametrize("argv,message", [
+    (["--augment", "bogus"], "unknown augmentation 'bogus'; known: random_shift"),
+    (["--augment", "random_shift=-1"], "--augment random_shift must be finite and >= 0 and < 1, got -1"),
+    (["--sampler", "uniform"], "argument --sampler: invalid choice: 'uniform'"),
+])
+def test_bad_augmentation_flags_are_one_line(tmp_path, capsys, argv, message):
+    assert cli.main(["train", "--epochs", "1", "--quiet", "--out", str(tmp_path / "t"), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not (tmp_path / "t").exists()
