@@ -355,7 +355,8 @@ def _learning_curve(args) -> int:
     print()
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     print()
-    print(f"diagnosis at {int(curve.sizes[-1])} examples: {curve.diagnosis}")
+    if curve.diagnosis is not None:
+        print(f"diagnosis at {int(curve.sizes[-1])} examples: {curve.diagnosis}")
     print(f"verdict: {curve.verdict}")
     os.makedirs(out, exist_ok=True)
     atomic_write(os.path.join(out, "learning_curve.csv"), table.to_csv(index=False))

@@ -492,8 +492,10 @@ class LearningCurve(NamedTuple):
         its own examples.
       human_error: the human-level / Bayes reference, or ``None``.
       diagnosis: :func:`jaxdl.metrics.diagnose_bias_variance` of the largest
-        size's mean errors.
-      verdict: one sentence: will more data help?
+        size's mean errors (classification; ``None`` for regression, whose
+        squared errors are not rates).
+      verdict: one sentence: will more data help? (for regression, read
+        from the validation curve's last step: more than a 5% drop pays off).
       population: the :class:`Population` of subset members.
     """
 
@@ -546,7 +548,23 @@ def learning_curve(config: train_lib.TrainConfig, data: Data, sizes: Sequence[in
     own = (train_errors * inside).sum(axis=1) / inside.sum(axis=1)
     val = _errors(population.outputs["val"], np.asarray(data.y_val), task).mean(axis=1)
     train_error, val_error = own.reshape(len(seeds), count), val.reshape(len(seeds), count)
-    diagnosis = metrics_lib.diagnose_bias_variance(float(train_error[:, -1].mean()), float(val_error[:, -1].mean()),
-                                                   human_error)
-    return LearningCurve(members.sizes[:count], train_error, val_error, human_error, diagnosis,
-                         verdict(diagnosis), population)
+    sizes = members.sizes[:count]
+    if task == "classification":
+        diagnosis = metrics_lib.diagnose_bias_variance(float(train_error[:, -1].mean()),
+                                                       float(val_error[:, -1].mean()), human_error)
+        said = verdict(diagnosis)
+    else:  # squared errors are not error rates: no diagnosis, the curve's last step speaks instead
+        diagnosis, said = None, _trend(sizes, val_error.mean(axis=0))
+    return LearningCurve(sizes, train_error, val_error, human_error, diagnosis, said, population)
+
+
+def _trend(sizes: np.ndarray, val_error: np.ndarray) -> str:
+    """What the validation curve's last step says, for errors that are not rates (regression)."""
+    if len(sizes) < 2:
+        return "one size only: no trend to read"
+    drop = (val_error[-2] - val_error[-1]) / val_error[-2] if val_error[-2] > 0 else 0.0
+    step = f"validation error {drop:+.0%} from {int(sizes[-2])} to {int(sizes[-1])} examples".replace("+", "-", 1) \
+        if drop > 0 else f"validation error did not fall from {int(sizes[-2])} to {int(sizes[-1])} examples"
+    if drop > 0.05:
+        return f"more data is still paying off: {step}"
+    return f"more data will help little: {step}; the curve has flattened"

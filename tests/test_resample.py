@@ -215,3 +215,19 @@ def test_two_devices_shard_and_pad_the_members_to_the_numbers_of_each_run_alone(
 
 def test_doctests():
     assert doctest.testmod(resample).failed == 0
+
+
+def test_a_regression_curve_reads_its_trend_instead_of_a_rate_diagnosis():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 3)).astype(np.float32)
+    y = (x @ np.array([1.0, -2.0, 0.5]) + 0.1 * rng.normal(size=400)).astype(np.float32)
+    data = Data.from_arrays(x, y)
+    config = train.TrainConfig(model_args={"hidden": (16,)}, epochs=20, batch_size=8)
+    curve = resample.learning_curve(config, data, sizes=[15, 60, 240], seeds=(0,),
+                                    hparams=train.HParams(learning_rate=1e-2))
+    assert curve.diagnosis is None
+    # Squared errors: the noise alone has variance 0.01; 15 examples fit far worse than 240.
+    assert curve.val_error[0, 0] > 3 * curve.val_error[0, -1] and curve.val_error[0, -1] < 0.1
+    drop = 1 - curve.val_error[0, 2] / curve.val_error[0, 1]
+    assert curve.verdict == resample._trend(curve.sizes, curve.val_error.mean(axis=0))
+    assert curve.verdict.startswith("more data is still paying off" if drop > 0.05 else "more data will help little")
