@@ -182,6 +182,7 @@ def test_learning_curve_grows_with_data_and_names_the_problem(digits):
 
 @pytest.mark.parametrize("train_error,dev_error,start", [
     (0.035, 0.040, "more data will not help"),  # lecture 001's model B: high bias, low variance
+    (0.035, 0.078, "more data will help with the variance only"),  # model A: high bias, high variance
     (0.010, 0.050, "more data will help:"),  # model C: low bias, high variance
     (0.008, 0.010, "more data will help little"),  # model D
 ])
