@@ -173,6 +173,38 @@ def _jsonable(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
+def error(accuracy):
+    """``1 - accuracy``, never below 0 (a float32 mean accuracy can exceed 1 by a rounding step)."""
+    import jax.numpy as jnp
+
+    return jnp.maximum(1.0 - accuracy, 0.0)
+
+
+def run_with_train_error(config: train.TrainConfig, data: train.Data):
+    """``run(hparams, key, data) -> (Result, train_error)``: a run and its error on its own training split.
+
+    The training error is measured in inference mode on the training inputs
+    as they are (no dropout, no augmentation), with the model's graph, loss
+    and metrics built once from ``data``'s shapes: no hyperparameter changes
+    them. Pure, to be vmapped.
+    """
+    import jax
+
+    from jaxdl import data as data_lib
+
+    resolved = config.resolve(data)
+    steps = data_lib.steps_per_epoch(int(data.x_train.shape[0]), resolved.batch_size)
+    model = train.build_model(resolved, data, jax.random.key(0))
+    learner = train.make_learner(resolved, train.HParams(), model, data, steps)[0]
+
+    def run(hparams, key, data):
+        result = train.train(config, hparams, key, data)
+        accuracy = train.evaluate(learner, result.params, result.batch_stats, data.x_train, data.y_train)["accuracy"]
+        return result, error(accuracy)
+
+    return run
+
+
 def tune_learning_rate(
     contenders: Mapping[str, Mapping[str, Any]],
     data: train.Data | Mapping[str, train.Data],

@@ -103,20 +103,14 @@ def final_runs(config: train.TrainConfig, data: train.Data, hparams: train.HPara
     Returns NumPy arrays: ``train_error`` (inference mode, no dropout),
     ``dev_error``, ``test_error``, ``epochs_run``, ``best_epoch``, ``diverged``.
     """
-    # Evaluation only needs the model's graph, loss and metrics, which no hyperparameter changes.
-    resolved = config.resolve(data)
-    steps = data_lib.steps_per_epoch(int(data.x_train.shape[0]), resolved.batch_size)
-    model = train.build_model(resolved, data, jax.random.key(0))
-    learner = train.make_learner(resolved, train.HParams(), model, data, steps)[0]
+    measured = common.run_with_train_error(config, data)
 
     def run(hp, key, data):
-        result = train.train(config, hp, key, data)
-        train_accuracy = train.evaluate(learner, result.params, result.batch_stats, data.x_train,
-                                        data.y_train)["accuracy"]
+        result, train_error = measured(hp, key, data)
         return {
-            "train_error": 1.0 - train_accuracy,
-            "dev_error": 1.0 - result.metrics["val_accuracy"],
-            "test_error": 1.0 - result.metrics["test_accuracy"],
+            "train_error": train_error,
+            "dev_error": common.error(result.metrics["val_accuracy"]),
+            "test_error": common.error(result.metrics["test_accuracy"]),
             "epochs_run": result.epochs_run,
             "best_epoch": result.metrics["best_epoch"],
             "diverged": result.diverged,

@@ -13,8 +13,9 @@ import pytest
 from experiments import common
 
 HERE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-EXPERIMENTS = ["activations", "batch_size", "ewa", "initialization", "lr_sampling", "optimizer_surfaces",
-               "regularization", "schedules", "transfer_learning"]
+EXPERIMENTS = ["activations", "augmentation", "bagging", "batch_size", "cleaning", "data_size", "ewa",
+               "initialization", "lr_sampling", "optimizer_surfaces", "regularization", "schedules",
+               "transfer_learning"]
 BENCHMARKS = {  # name: its committed results
     "compare_optimizers": "compare_optimizers",
     "optimizer_step": "optimizer_step.json",
