@@ -344,7 +344,8 @@ def _learning_curve(args) -> int:
           f"{max(sizes)} of {m} training examples x {len(seeds)} seeds = {len(sizes) * len(seeds)} members in one "
           f"program, {config.epochs} epochs of {m // config.batch_size} steps each")
     tic = time.perf_counter()
-    curve = resample.learning_curve(config, data, sizes, seeds, hparams, human_error=args.human_error)
+    curve = resample.learning_curve(config, data, sizes, seeds, hparams, human_error=args.human_error,
+                                    progress=not args.quiet)
     seconds = time.perf_counter() - tic
     error = "error" if data.task == "classification" else "squared error"
     table = pd.DataFrame({
@@ -612,6 +613,7 @@ def _parser() -> argparse.ArgumentParser:
                             "(default: 0)")
     curve.add_argument("--out", help="new folder for the figure and tables (default: the next free "
                                      "runs/learning-curve/run-N)")
+    curve.add_argument("--quiet", action="store_true", help="no progress bar")
     curve.set_defaults(handler=_learning_curve)
 
     analyze = command("analyze", help="error analysis of a trained run: error shares, confusions, tags, gallery",

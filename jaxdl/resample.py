@@ -52,12 +52,14 @@ Example::
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+from tqdm.auto import tqdm
 
 from jaxdl import metrics as metrics_lib
 from jaxdl import models
@@ -218,15 +220,35 @@ def _outputs(config: train_lib.TrainConfig, data: Data, result: train_lib.Result
     return nnx.merge(graphdef, result.params, result.batch_stats, rates, keys, copy=True)(x, train=False)
 
 
+class _Progress:
+    """The progress bar of the :func:`train_members` call in flight, advanced from inside its program.
+
+    Each member reports its epochs through ``jax.debug.callback``; the bar
+    shows the furthest epoch reported (members train in lockstep, slices side by side).
+    """
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.bar = None
+
+    def epoch(self, epoch, row) -> None:
+        with self.lock:
+            if self.bar is not None and int(epoch) > self.bar.n:
+                self.bar.update(int(epoch) - self.bar.n)
+
+
+_PROGRESS = _Progress()
+
+
 @functools.lru_cache(maxsize=16)
-def _program(config: train_lib.TrainConfig):
+def _program(config: train_lib.TrainConfig, progress: bool = False):
     """The jitted, vmapped member program of a resolved configuration (one per configuration per process)."""
 
     def member(hparams, key, table, data):
         indices, weights = table
         w = weights if data.w_train is None else data.w_train[indices] * weights
         own = data.replace(x_train=data.x_train[indices], y_train=data.y_train[indices], w_train=w)
-        result = train_lib.train(config, hparams, key, own)
+        result = train_lib.train(config, hparams, key, own, on_epoch=_PROGRESS.epoch if progress else None)
         outputs = {split: _outputs(config, own, result, x)
                    for split, x in (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
         return result, outputs
@@ -252,14 +274,15 @@ class Population(NamedTuple):
 
 
 def train_members(config: train_lib.TrainConfig, data: Data, members: Members,
-                  hparams: train_lib.HParams | None = None, *, seed: int = 0) -> Population:
+                  hparams: train_lib.HParams | None = None, *, seed: int = 0, progress: bool = False) -> Population:
     """Train every member of ``members`` on its rows of ``data``'s training split, as one compiled program.
 
     Member ``p`` starts from key ``fold_in(key(seed), p)``. The program is
     compiled once per resolved configuration and data shape (repeated calls
     reuse it); the member axis is padded to a multiple of the local device
     count and sharded over them, and on one CPU it runs in slices side by
-    side (:func:`jaxdl.sweep.engine.run_in_parts`).
+    side (:func:`jaxdl.sweep.engine.run_in_parts`). ``progress=True`` shows
+    a bar of the epochs trained (a program of its own, compiled once too).
 
     Raises:
       ValueError: a table pointing outside the training split, negative
@@ -285,9 +308,21 @@ def train_members(config: train_lib.TrainConfig, data: Data, members: Members,
     hparams = put(hparams.batched(padded))
     keys = put(jax.vmap(lambda i: jax.random.fold_in(jax.random.key(seed), i))(jnp.arange(padded)))
     table = put((jnp.asarray(members.indices[rows]), jnp.asarray(members.weights[rows])))
-    program = _program(config)
-    result, outputs = engine.run_in_parts(program, engine.default_parts(padded), hparams, keys, table,
-                                          jax.device_put(data, replicated))
+    program = _program(config, progress)
+    with _PROGRESS.lock:
+        if progress:
+            _PROGRESS.bar = tqdm(total=config.epochs, unit="epoch", desc=f"{size} members", dynamic_ncols=True)
+    try:
+        result, outputs = engine.run_in_parts(program, engine.default_parts(padded), hparams, keys, table,
+                                              jax.device_put(data, replicated))
+        jax.block_until_ready(result)
+        if progress:
+            jax.effects_barrier()
+    finally:
+        with _PROGRESS.lock:
+            if _PROGRESS.bar is not None:
+                _PROGRESS.bar.close()
+            _PROGRESS.bar = None
     result, outputs = jax.tree.map(lambda leaf: leaf[:size], jax.device_get((result, outputs)))
     return Population(members, result, {split: np.asarray(v) for split, v in outputs.items()}, config)
 
@@ -535,7 +570,7 @@ def verdict(diagnosis) -> str:
 
 def learning_curve(config: train_lib.TrainConfig, data: Data, sizes: Sequence[int] | None = None,
                    seeds: Sequence[int] = (0, 1, 2), hparams: train_lib.HParams | None = None, *,
-                   human_error: float | None = None) -> LearningCurve:
+                   human_error: float | None = None, progress: bool = False) -> LearningCurve:
     """Train one member per (seed, size) on nested training subsets, as one program, and diagnose the largest.
 
     ``sizes`` defaults to :func:`default_sizes` (from 1/32 of the training
@@ -548,7 +583,7 @@ def learning_curve(config: train_lib.TrainConfig, data: Data, sizes: Sequence[in
         raise ValueError("learning_curve needs at least one seed")
     m = int(data.x_train.shape[0])
     members = nested_subsets(m, sizes, seeds)
-    population = train_members(config, data, members, hparams, seed=seeds[0])
+    population = train_members(config, data, members, hparams, seed=seeds[0], progress=progress)
     count = members.count // len(seeds)
     task = data.task
     train_errors = _errors(population.outputs["train"], np.asarray(data.y_train), task)

@@ -232,3 +232,14 @@ def test_a_regression_curve_reads_its_trend_instead_of_a_rate_diagnosis():
     drop = 1 - curve.val_error[0, 2] / curve.val_error[0, 1]
     assert curve.verdict == resample._trend(curve.sizes, curve.val_error.mean(axis=0))
     assert curve.verdict.startswith("more data is still paying off" if drop > 0.05 else "more data will help little")
+
+
+def test_a_progress_bar_counts_epochs_and_changes_no_number(digits, capsys):
+    members = resample.bootstrap(int(digits.x_train.shape[0]), 2, key=3)
+    quiet = resample.train_members(CONFIG, digits, members, HPARAMS)
+    shown = resample.train_members(CONFIG, digits, members, HPARAMS, progress=True)
+    err = capsys.readouterr().err
+    assert "2 members: 100%" in err and f"{CONFIG.epochs}/{CONFIG.epochs}" in err
+    for name, value in quiet.result.metrics.items():
+        np.testing.assert_array_equal(shown.result.metrics[name], value, err_msg=name)
+    assert resample._PROGRESS.bar is None
