@@ -674,6 +674,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"jaxdl: {INTERRUPTED}", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`jaxdl ... | head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (ValueError, OSError, DataError, PlanMismatchError, RunLockedError, OverflowError, MemoryError,
             ImportError, jax.errors.JaxRuntimeError) as error:
         first, *rest = _message(error)

@@ -126,3 +126,23 @@ def test_bad_augmentation_flags_are_one_line(tmp_path, capsys, argv, message):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert not (tmp_path / "t").exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "chatty.py"
+    script.write_text(
+        "from jaxdl import cli\n"
+        "def chatty(args):\n"
+        "    for i in range(10**6):\n"
+        "        print('line', i)\n"
+        "    return 0\n"
+        "cli._report_command = chatty\n"
+        "raise SystemExit(cli.main(['report', 'anything']))\n")
+    reader = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert reader.stdout.readline() == b"line 0\n"
+    reader.stdout.close()  # as `| head -1` does
+    assert reader.wait(timeout=60) == 141
+    assert reader.stderr.read() == b""
