@@ -90,7 +90,11 @@ def random_shift(key: jax.Array, x: jax.Array, fraction: Any) -> jax.Array:
 
     Along each spatial axis of size :math:`S` the offset is uniform on the
     integers :math:`\{-m, \dots, m\}`, :math:`m = \lfloor \text{fraction}
-    \cdot S \rfloor`; images and signals.
+    \cdot S \rfloor`; images and signals. The strength acts in steps of
+    :math:`1/S`: on 8 x 8 digits every fraction below 0.125 is the identity
+    and every one in :math:`[0.125, 0.25)` shifts by up to one pixel, so a
+    sweep over it is a sweep over :math:`m` (as with :func:`cutout` and
+    :func:`crop_and_pad`).
     """
     axes = _spatial(x)
     sizes = jnp.asarray([x.shape[1 + a] for a in axes], jnp.float32)

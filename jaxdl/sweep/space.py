@@ -25,6 +25,7 @@ import difflib
 import itertools
 import json
 import math
+import re
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -157,6 +158,11 @@ _ALIASES = {
 }
 # Static keys whose values are registered names.
 _REGISTERED = ("model", "activation", "optimizer", "schedule", "loss")
+
+
+def _toml_key(text: str) -> str:
+    """``text`` as a TOML table-name part: bare when it can be, else in single quotes (``'["random_shift"]'``)."""
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else f"'{text}'"
 
 
 def _when_key(value: Any) -> str:
@@ -452,14 +458,14 @@ def _group_problems(space: Space) -> list[tuple[str, str]]:
         names = {k for k, v in space.params.items() if not space.is_static(k)}
         names |= {k for k, v in space.conditional(combo).items() if not space.is_static(k)}
         for name in sorted(names - set(accepted)):
-            users = [f"[space.when.{k}.{_when_key(v)}]" for c in _combinations(space, routing)
+            users = [f"[space.when.{k}.{_toml_key(_when_key(v))}]" for c in _combinations(space, routing)
                      for k, v in c.items() if k in routing and name in train.dynamic_keys(
                          train.TrainConfig.from_static({k: v}))]
             hint = f"; set it under {' or '.join(sorted(set(users)))}" if users else ""
             what = ", ".join(f"{k} {_when_key(v)!r}" for k, v in combo.items()) or "the default optimizer"
             if name in augment.TRANSFORMS:
                 problems.append((name, f"the strength of augmentation {name!r}, which augment does not choose "
-                                       f"({what}); add it to augment"))
+                                       f"({what}); add it to augment{hint}"))
                 continue
             problems.append((name, f"not used by {what}{hint}"))
     return problems
