@@ -165,6 +165,14 @@ def test_a_search_space_sweeps_strengths_of_the_chosen_transforms():
     space_lib.validate(swept)
     with pytest.raises(ValueError, match="'cutout'.*which augment does not choose"):
         space_lib.validate(space_lib.Space({"augment": ("random_shift",), "cutout": 0.1}))
+    # A choice of sets: the strength goes in the when table of the sets that hold its transform.
+    choice = {"augment": distributions.choice((), ("random_shift",)), "random_shift": 0.1}
+    with pytest.raises(ValueError) as error:
+        space_lib.validate(space_lib.Space(choice))
+    assert """set it under [space.when.augment.'["random_shift"]']""" in str(error.value)
+    conditioned = space_lib.Space({"augment": choice["augment"]},
+                                  when={"augment": {("random_shift",): {"random_shift": 0.1}}})
+    space_lib.validate(conditioned)
     with pytest.raises(ValueError, match="unknown augmentation"):
         space_lib.validate(space_lib.Space({"augment": ("shift",)}))
     with pytest.raises(ValueError, match="random_shift must be < 1"):
