@@ -49,7 +49,7 @@ chunk_size = 2
 
 
 def _strip(records):
-    return [{k: v for k, v in r.items() if k != "wall_time"} for r in records]
+    return [{k: v for k, v in r.items() if k not in sweep.store.TIMED_FIELDS} for r in records]
 
 
 def _interrupt_after_first_chunk(monkeypatch, command):

@@ -52,7 +52,11 @@ A record is a JSON object with these fields (:data:`RECORD_FIELDS`)::
 Records may carry further fields: ``stage`` (the strategy's stage that
 trained it), ``parent`` (the trial of the previous stage it continued, or
 null), ``candidate`` (whether it competes for the best; see
-:func:`candidates`), ``epochs_run``, ... JSON has no
+:func:`candidates`), ``epochs_run``, ``params`` (trainable parameters),
+``latency_ms`` and ``latency_ms_256`` (median inference time at batch 1 and
+256 on the device that ran it), ... The timings (:data:`TIMED_FIELDS`) are
+measured afresh by every process, so a resumed sweep's records equal an
+uninterrupted one's in everything else. JSON has no
 NaN or infinity, so non-finite numbers are written as ``null``; pandas reads
 them back as NaN.
 """
@@ -77,6 +81,7 @@ from jaxdl.sweep.strategies import rank_trials
 __all__ = [
     "RECORD_FIELDS",
     "STATUSES",
+    "TIMED_FIELDS",
     "PlanMismatchError",
     "RunLockedError",
     "RunStore",
@@ -104,6 +109,9 @@ RECORD_FIELDS: tuple[str, ...] = (
     "wall_time",
 )
 """Fields every record holds."""
+
+TIMED_FIELDS: tuple[str, ...] = ("wall_time", "latency_ms", "latency_ms_256")
+"""Record fields that are measured times: they differ from one run of the same trial to the next."""
 
 STATUSES: tuple[str, ...] = ("ok", "diverged")
 
