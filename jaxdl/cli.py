@@ -134,8 +134,9 @@ def _report(records, out, metric, top, seconds=None, constraints=()) -> int:
         print(f"{name}: {path}")
     rows = written["rows"]
     if rows and not rows[0].get("feasible", True):
-        raise ValueError(f"no configuration meets {' and '.join(map(str, constraints))}; the closest "
-                         f"(trials {rows[0]['trial_ids']}) has {'; '.join(rows[0]['violations'])}")
+        from jaxdl.sweep.selection import infeasible
+
+        raise ValueError(infeasible(constraints, rows[0]))
     if not rows or rows[0]["best_trial"] is None:
         print(f"no configuration has a finite {metric}: every trial diverged, so none is called best")
         return 0
@@ -215,7 +216,7 @@ def _fresh_directory(out: str | None, kind: str = "train") -> str:
     return out
 
 
-def _train_setup(args, out_flag: str = "--out"):
+def _train_setup(args):
     """The checked configuration, dynamic values, hyperparameters, data and data source of ``jaxdl train``'s flags."""
     from jaxdl import registry, train
 
@@ -327,10 +328,10 @@ def _train(args) -> int:
 def _learning_curve(args) -> int:
     import json
 
-    import numpy as np
     import pandas as pd
 
     from jaxdl import plots, resample
+    from jaxdl.data import steps_per_epoch
     from jaxdl.sweep.store import atomic_write
 
     out = _fresh_directory(args.out, "learning-curve")
@@ -342,7 +343,7 @@ def _learning_curve(args) -> int:
     seeds = tuple(range(args.seed, args.seed + args.seeds))
     print(f"jaxdl learning-curve: {config.model_name} on {source}, {len(sizes)} sizes from {min(sizes)} to "
           f"{max(sizes)} of {m} training examples x {len(seeds)} seeds = {len(sizes) * len(seeds)} members in one "
-          f"program, {config.epochs} epochs of {m // config.batch_size} steps each")
+          f"program, {config.epochs} epochs of {steps_per_epoch(m, config.batch_size)} steps each")
     tic = time.perf_counter()
     curve = resample.learning_curve(config, data, sizes, seeds, hparams, human_error=args.human_error,
                                     progress=not args.quiet)
@@ -539,6 +540,7 @@ def _add_train_options(parser) -> None:
     parser.add_argument("--class-weight", choices=("balanced",),
                         help="weight the loss by m / (K m_c) per class (default: unweighted)")
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the initialisation, batches and split")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -596,7 +598,6 @@ def _parser() -> argparse.ArgumentParser:
     _add_train_options(train)
     train.add_argument("--out", help="new folder for the weights, metrics.json and curves "
                                       "(default: the next free runs/train/run-N; never overwritten)")
-    train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.set_defaults(handler=_train)
 
     curve = command("learning-curve", help="training and validation error against the number of training examples",
@@ -613,7 +614,6 @@ def _parser() -> argparse.ArgumentParser:
                             "(default: 0)")
     curve.add_argument("--out", help="new folder for the figure and tables (default: the next free "
                                      "runs/learning-curve/run-N)")
-    curve.add_argument("--quiet", action="store_true", help="no progress bar")
     curve.set_defaults(handler=_learning_curve)
 
     analyze = command("analyze", help="error analysis of a trained run: error shares, confusions, tags, gallery",

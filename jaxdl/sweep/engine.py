@@ -96,7 +96,7 @@ from tqdm.auto import tqdm
 
 from jaxdl import data as data_lib
 from jaxdl import metrics as metrics_lib
-from jaxdl import registry, schedules
+from jaxdl import schedules
 from jaxdl import train as train_lib
 from jaxdl.sweep import plans as plans_lib
 from jaxdl.sweep import selection as selection_lib
@@ -852,13 +852,6 @@ def _record_numbers(run: _Run, static: Mapping[str, Any]) -> list[str]:
             "best_epoch", "epochs_run", "wall_time"]
 
 
-def _check_constraints(constraints, known: set[str]) -> None:
-    for constraint in constraints:
-        if constraint.name not in known:
-            raise ValueError(f"constraint {constraint} names {constraint.name!r}, which no record will hold"
-                             f"{registry.did_you_mean(constraint.name, known)}")
-
-
 def run_sweep(
     plan: plans_lib.Plan,
     data: train_lib.Data | Mapping[str, train_lib.Data],
@@ -949,7 +942,8 @@ def run_sweep(
     for group in groups:  # before anything is written
         run.config(group.static)
     if constraints:
-        _check_constraints(constraints, {name for group in groups for name in _record_numbers(run, group.static)})
+        known = sorted({name for group in groups for name in _record_numbers(run, group.static)})
+        selection_lib.check_known(constraints, known, "no record will hold")
     if chunk_size is not None:  # an explicit size must fit too; auto_chunk_size checks its own
         for group in groups:
             train_lib.check_memory(run.config(group.static), run.dataset(group.static),

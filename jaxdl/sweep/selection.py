@@ -146,3 +146,19 @@ def known_names(records: Sequence[Mapping[str, Any]], which: str = "final") -> l
     own = sorted({n for r in records for n, v in r.items()
                   if isinstance(v, (int, float)) and not isinstance(v, bool)} - {"id", "seed", "stage", "parent"})
     return metrics + [n for n in own if n not in metrics]
+
+
+def check_known(constraints: Sequence[Constraint], known: Sequence[str], holder: str = "the records") -> None:
+    """A one-line ``ValueError`` for the first constraint naming a quantity outside ``known`` (with a suggestion)."""
+    from jaxdl import registry
+
+    for constraint in constraints:
+        if constraint.name not in known:
+            raise ValueError(f"constraint {constraint} names {constraint.name!r}, which {holder}"
+                             f"{registry.did_you_mean(constraint.name, known)}")
+
+
+def infeasible(constraints: Sequence[Any], closest: Mapping[str, Any], where: str = "") -> str:
+    """The message for no configuration meeting ``constraints``: the closest one's trials and what it misses."""
+    return (f"{where}no configuration meets {' and '.join(map(str, constraints))}; the closest "
+            f"(trials {closest['trial_ids']}) has {'; '.join(closest['violations'])}")

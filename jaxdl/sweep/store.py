@@ -744,9 +744,7 @@ class RunStore:
         summary = summarize(records, chosen.metric, chosen.maximize, which, chosen.constraints)
         top = summary["best"]
         if summary.get("closest") is not None:
-            closest = summary["closest"]
-            raise ValueError(f"{self.path}: no configuration meets {' and '.join(summary['constraints'])}; the "
-                             f"closest (trials {closest['trial_ids']}) has {'; '.join(closest['violations'])}")
+            raise ValueError(selection.infeasible(summary["constraints"], summary["closest"], f"{self.path}: "))
         if top is None or top["status"] != "ok" or top["score"] is None:
             raise ValueError(f"{self.path}: no trial has a finite {which}.{chosen.metric} (every trial diverged?)")
         return {"id": top["id"], "metric": f"{which}.{chosen.metric}", "score": top["score"], "mean": top["mean"],
@@ -947,14 +945,8 @@ def rank_configurations(records: Sequence[Mapping[str, Any]], metric: str, maxim
         from jaxdl import metrics
 
         maximize = metrics.maximize(metric)
-    if constraints:
-        from jaxdl import registry
-
-        known = selection.known_names(records, which)
-        for constraint in constraints:
-            if records and constraint.name not in known:
-                raise ValueError(f"constraint {constraint} names {constraint.name!r}, which the records do not hold"
-                                 f"{registry.did_you_mean(constraint.name, known)}")
+    if constraints and records:
+        selection.check_known(constraints, selection.known_names(records, which), "the records do not hold")
     groups: dict[str, list] = {}
     for record in records:
         key = record.get("configuration") or configuration_key(record["static"], record["dynamic"])
