@@ -214,10 +214,10 @@ def nested_subsets(num_examples: int, sizes: Sequence[int] | None = None, seeds:
 # The population program
 
 
-def _outputs(config: train_lib.TrainConfig, data: Data, result: train_lib.Result, x) -> jax.Array:
-    """The trained model's outputs on ``x`` in inference mode (traced; the model's initial weights are unused)."""
+def _trained(config: train_lib.TrainConfig, data: Data, result: train_lib.Result) -> nnx.Module:
+    """The model holding ``result``'s weights (traced; the initial weights it is built with are unused)."""
     graphdef, _, _, rates, keys = models.split(train_lib.build_model(config, data, jax.random.key(0)))
-    return nnx.merge(graphdef, result.params, result.batch_stats, rates, keys, copy=True)(x, train=False)
+    return nnx.merge(graphdef, result.params, result.batch_stats, rates, keys, copy=True)
 
 
 class _Progress:
@@ -249,7 +249,8 @@ def _program(config: train_lib.TrainConfig, progress: bool = False):
         w = weights if data.w_train is None else data.w_train[indices] * weights
         own = data.replace(x_train=data.x_train[indices], y_train=data.y_train[indices], w_train=w)
         result = train_lib.train(config, hparams, key, own, on_epoch=_PROGRESS.epoch if progress else None)
-        outputs = {split: _outputs(config, own, result, x)
+        model = _trained(config, own, result)
+        outputs = {split: model(x, train=False)
                    for split, x in (("train", data.x_train), ("val", data.x_val), ("test", data.x_test))}
         return result, outputs
 
