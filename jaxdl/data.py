@@ -48,6 +48,7 @@ __all__ = [
     "DataError",
     "Dataset",
     "Standardizer",
+    "check_labels",
     "class_balanced_probabilities",
     "epoch_batches",
     "sampled_batches",
@@ -824,6 +825,25 @@ def _to_float32(where: str, what: str, array: np.ndarray) -> np.ndarray:
     return cast
 
 
+def check_labels(where: str, labels: np.ndarray, num_classes: int) -> None:
+    """One-line :class:`DataError` naming ``where`` unless ``labels`` are ``(N,)`` integer values in ``[0, K)``."""
+    if labels.ndim != 1:
+        raise DataError(f"{where}: classification needs one label per example, shape (N,), got {labels.shape}")
+    if labels.dtype.kind == "f":
+        fractional = ~np.isfinite(labels) | (labels != np.round(labels))
+        if np.any(fractional):
+            raise DataError(
+                f"{where}: {int(np.count_nonzero(fractional))} non-integer labels "
+                f"(e.g. {_examples(labels[fractional], 3)}); classification needs integer class indices"
+            )
+    outside = (labels < 0) | (labels >= num_classes)
+    if np.any(outside):
+        raise DataError(
+            f"{where}: {int(np.count_nonzero(outside))} labels outside [0, {num_classes}): "
+            f"{_examples(labels[outside])}"
+        )
+
+
 @struct.dataclass
 class Data:
     """Train, validation and test arrays, checked, with the task and class count static.
@@ -937,7 +957,7 @@ class Data:
                 noun = "labels" if self.task == "classification" else "targets"
                 raise DataError(f"{where}: {noun} are not numbers (dtype {y.dtype})")
             if self.task == "classification":
-                self._check_labels(where, targets)
+                check_labels(where, targets, self.num_classes)
             else:
                 if target_shape is None:
                     target_shape = y.shape[1:]
@@ -952,23 +972,6 @@ class Data:
         if self.w_train is not None:
             self._check_weights(_host(self.w_train), _host(self.x_train).shape[0])
         return self
-
-    def _check_labels(self, where: str, labels: np.ndarray) -> None:
-        if labels.ndim != 1:
-            raise DataError(f"{where}: classification needs one label per example, shape (N,), got {labels.shape}")
-        if labels.dtype.kind == "f":
-            fractional = ~np.isfinite(labels) | (labels != np.round(labels))
-            if np.any(fractional):
-                raise DataError(
-                    f"{where}: {int(np.count_nonzero(fractional))} non-integer labels "
-                    f"(e.g. {_examples(labels[fractional], 3)}); classification needs integer class indices"
-                )
-        outside = (labels < 0) | (labels >= self.num_classes)
-        if np.any(outside):
-            raise DataError(
-                f"{where}: {int(np.count_nonzero(outside))} labels outside [0, {self.num_classes}): "
-                f"{_examples(labels[outside])}"
-            )
 
     @staticmethod
     def _check_weights(weights: np.ndarray, num_train: int) -> None:

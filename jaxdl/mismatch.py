@@ -73,7 +73,7 @@ from flax import nnx
 
 from jaxdl import metrics as metrics_lib, models, registry, train as train_lib
 from jaxdl._xla import jit
-from jaxdl.data import Data, DataError, Standardizer, _numeric, _to_float32, split_indices
+from jaxdl.data import Data, DataError, Standardizer, _numeric, _to_float32, check_labels, split_indices
 
 __all__ = [
     "SOURCES",
@@ -209,17 +209,7 @@ def _check_examples(where: str, x: np.ndarray, y: np.ndarray, task: str, num_cla
         if targets.dtype.kind == "f" and not np.all(np.isfinite(targets)):
             raise DataError(f"{where}: {int(np.count_nonzero(~np.isfinite(targets)))} non-finite target values")
         return
-    if targets.ndim != 1:
-        raise DataError(f"{where}: classification needs one label per example, shape (N,), got {y.shape}")
-    if targets.dtype.kind == "f":
-        fractional = ~np.isfinite(targets) | (targets != np.round(targets))
-        if np.any(fractional):
-            raise DataError(f"{where}: {int(np.count_nonzero(fractional))} non-integer labels; "
-                            "classification needs integer class indices")
-    outside = (targets < 0) | (targets >= num_classes)
-    if np.any(outside):
-        raise DataError(f"{where}: {int(np.count_nonzero(outside))} labels outside [0, {num_classes}) "
-                        f"(e.g. {targets[outside][0]:g})")
+    check_labels(where, targets, num_classes)
 
 
 def _resolve_task(task: str | None, num_classes: int | None, *labels: np.ndarray) -> tuple[str, int]:
